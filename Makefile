@@ -1,0 +1,43 @@
+# BIN over Matrix — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= var/demo
+
+.PHONY: run test check lint types contracts unit install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the embedded BIN (local Synapse + bot) and open the coordinator client.
+run: install
+	$(BIN)/bin-bridge demo --data-dir $(DATA)
+
+## Install everything and run every check: lint, types, import contracts and all tests.
+test: install lint types contracts
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check bridge bintui tests
+	$(BIN)/ruff format --check bridge bintui tests
+
+types: install
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+check: test
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
