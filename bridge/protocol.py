@@ -1,0 +1,119 @@
+"""The contract between the bot and the coordinator client: the `nl.bin` event fields (pure).
+
+Every message the bot posts carries a human-readable body and one `nl.bin` object with
+machine-readable fields. The client renders from these fields and never parses text, so a
+member cannot forge a label by typing one (case C07). The fields travel only inside
+encrypted timeline events, never in state events (which the homeserver stores in clear).
+
+Version history:
+    1 — report, member_message, answer, notice, system kinds; report id, conversation,
+        pseudonym, wijk, status.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+PROTOCOL_VERSION = 1
+FIELD = "nl.bin"
+"""The single content key under which all BIN fields live."""
+
+
+class Kind(StrEnum):
+    """What a bot message is, as the client needs to know to render it."""
+
+    REPORT = "report"
+    """Root of a conversation in the desk: the first message of a member."""
+    MEMBER_MESSAGE = "member_message"
+    """A later message of a member, posted in the conversation's desk thread."""
+    ANSWER = "answer"
+    """A coordinator's answer, as delivered into the member's private room."""
+    NOTICE = "notice"
+    """The bot speaking for itself to a member (welcome, confirmations, errors)."""
+    SYSTEM = "system"
+    """The bot speaking for itself to coordinators (status lines, summaries)."""
+
+
+class Status(StrEnum):
+    """The life cycle of a report, as coordinators set it."""
+
+    NEW = "nieuw"
+    IN_PROGRESS = "in behandeling"
+    FORWARDED = "doorgestuurd"
+    CLOSED = "afgehandeld"
+
+
+REPORT_ID_RE = re.compile(r"^M-(\d{4,})$")
+
+
+def report_id(number: int) -> str:
+    """Format a report number as the label coordinators use: 7 -> 'M-0007'."""
+    if number < 1:
+        raise ValueError("report numbers start at 1")
+    return f"M-{number:04d}"
+
+
+def parse_report_id(label: str) -> int | None:
+    """Parse 'M-0007' (any case, surrounding space allowed) back to 7, or None."""
+    match = REPORT_ID_RE.match(label.strip().upper())
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class BinFields:
+    """The structured part of a bot message."""
+
+    kind: Kind
+    wijk: str | None = None
+    report: str | None = None
+    conversation: str | None = None
+    pseudonym: str | None = None
+    status: Status | None = None
+    version: int = PROTOCOL_VERSION
+
+    def to_content(self) -> dict[str, Any]:
+        """The value stored under `FIELD` in the event content (None fields omitted)."""
+        out: dict[str, Any] = {"v": self.version, "kind": self.kind.value}
+        for key in ("wijk", "report", "conversation", "pseudonym"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.status is not None:
+            out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_content(cls, content: dict[str, Any]) -> BinFields | None:
+        """Read the fields from an event's content; None when absent or not understood.
+
+        Newer minor additions are ignored; an unknown kind makes the event unreadable for
+        this version rather than misread.
+        """
+        raw = content.get(FIELD)
+        if not isinstance(raw, dict):
+            return None
+        version = raw.get("v")
+        if not isinstance(version, int) or version < 1:
+            return None
+        try:
+            kind = Kind(raw.get("kind"))
+            status = Status(raw["status"]) if "status" in raw else None
+        except ValueError:
+            return None
+
+        def text(key: str) -> str | None:
+            value = raw.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            kind=kind,
+            wijk=text("wijk"),
+            report=text("report"),
+            conversation=text("conversation"),
+            pseudonym=text("pseudonym"),
+            status=status,
+            version=version,
+        )

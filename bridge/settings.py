@@ -1,0 +1,212 @@
+"""The bot's settings: one typed model read from a TOML file and `BIN_`-prefixed variables.
+
+The file path comes from `--config` or the `BIN_BRIDGE_CONFIG` variable. Any field can be
+overridden by an environment variable, nested with `__`: `BIN_BOT__PASSWORD=...`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "BIN_BRIDGE_CONFIG"
+_S = TypeVar("_S", bound=BaseSettings)
+USER_ID_RE = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class ConfigError(Exception):
+    """A configuration file is missing or invalid; the message names the file and field."""
+
+
+def _check_user_id(value: str) -> str:
+    if not USER_ID_RE.match(value):
+        raise ValueError(f"not a Matrix user id: {value!r} (expected @name:server)")
+    return value
+
+
+class HomeserverSettings(BaseModel):
+    """Where the bot's homeserver is."""
+
+    url: str = "http://127.0.0.1:8008"
+    """Client-server API base URL, e.g. https://matrix.example.nl."""
+
+
+class BotSettings(BaseModel):
+    """The bot's own account and where it keeps its state."""
+
+    user_id: str
+    """The bot's Matrix user id, e.g. @bin:example.nl."""
+    device_id: str = "BINBRIDGE"
+    """A stable device id: the bot never silently creates a new device."""
+    password: SecretStr | None = None
+    """Used once, for the first login; afterwards the stored session is used."""
+    access_token: SecretStr | None = None
+    """Alternative to a password: an existing session's token (with `device_id`)."""
+    display_name: str = "BIN"
+    """The name members see for the bot."""
+    data_dir: Path = Path("var/bot")
+    """Session, crypto store, bridge state and cross-signing keys (keep it private, back it up)."""
+    secret_key: SecretStr | None = None
+    """HMAC key for pseudonyms and digests. If unset, one is generated in `data_dir` (mode 0600)."""
+    cross_signing_key_file: Path | None = None
+    """Where the private cross-signing keys are kept; default `data_dir/cross-signing.json`."""
+    language: str = "nl"
+    """Default language for members and coordinators: nl or en."""
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        return _check_user_id(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in ("nl", "en"):
+            raise ValueError("language must be 'nl' or 'en'")
+        return value
+
+    @property
+    def key_file(self) -> Path:
+        """Path of the cross-signing private keys."""
+        return self.cross_signing_key_file or self.data_dir / "cross-signing.json"
+
+
+class WijkSettings(BaseModel):
+    """One neighbourhood: its rooms, its people and its join code."""
+
+    slug: str
+    """Short id used in commands and fields, e.g. `oost`."""
+    name: str
+    """Display name, e.g. `Sint-Michielsgestel Oost`."""
+    join_code: SecretStr
+    """The code a resident sends to the bot to join this wijk."""
+    coordinators: list[str] = Field(default_factory=list)
+    """Coordinators' Matrix user ids: the first is primary, the second reserve."""
+    police: list[str] = Field(default_factory=list)
+    """Police and gemeente contacts' Matrix user ids (the police room)."""
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError("slug must be lowercase letters, digits and '-', starting with a letter")
+        return value
+
+    @field_validator("coordinators", "police")
+    @classmethod
+    def _users(cls, value: list[str]) -> list[str]:
+        return [_check_user_id(v) for v in value]
+
+
+class RelaySettings(BaseModel):
+    """How member messages are grouped and relayed."""
+
+    conversation_window_days: float = 14
+    """A message joins the member's open conversation if it was active within this window."""
+    welcome_dm_notice: bool = True
+    """Post a pointer in a member-created DM before leaving it."""
+
+
+class BridgeSettings(BaseSettings):
+    """Everything the bot needs; see config/bridge.example.toml for a commented example."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BIN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+    _toml_file: ClassVar[Path | None] = None
+
+    homeserver: HomeserverSettings = Field(default_factory=HomeserverSettings)
+    bot: BotSettings
+    relay: RelaySettings = Field(default_factory=RelaySettings)
+    wijken: list[WijkSettings] = Field(default_factory=list)
+    log_level: str = "INFO"
+    """Python log level; no level ever logs message text or member identifiers."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> BridgeSettings:
+        slugs = [w.slug for w in self.wijken]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("wijk slugs must be unique")
+        codes = [w.join_code.get_secret_value().strip().lower() for w in self.wijken]
+        if len(set(codes)) != len(codes):
+            raise ValueError("join codes must be unique across wijken")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+    def wijk(self, slug: str) -> WijkSettings | None:
+        """The wijk with this slug, if configured."""
+        return next((w for w in self.wijken if w.slug == slug), None)
+
+
+def load_settings(path: Path | str | None = None) -> BridgeSettings:
+    """Load the bot's settings from a TOML file (and the environment).
+
+    Raises ConfigError with the file name and the failing field in plain words.
+    """
+    raw = path if path is not None else os.environ.get(CONFIG_ENV)
+    if raw is None:
+        raise ConfigError(f"no config file given: use --config FILE or set {CONFIG_ENV}")
+    file = Path(raw)
+    if not file.is_file():
+        raise ConfigError(f"{file}: config file not found")
+    return _load(BridgeSettings, file)
+
+
+def _load(model: type[_S], file: Path) -> _S:
+    """Read `model` from `file`, turning every failure into one readable ConfigError."""
+    try:
+        model._toml_file = file  # type: ignore[attr-defined]
+        return model()
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {format_validation_error(exc)}") from None
+    except (OSError, ValueError) as exc:  # TOML syntax errors are ValueErrors
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    finally:
+        model._toml_file = None  # type: ignore[attr-defined]
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the dotted field path and what is wrong."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"field '{where}': {err['msg']}")
+    return "; ".join(lines)
+
+
+def dump_toml_value(value: Any) -> str:
+    """Render a simple value as TOML (for generated config files)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(dump_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
