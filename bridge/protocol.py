@@ -7,7 +7,7 @@ encrypted timeline events, never in state events (which the homeserver stores in
 
 Version history:
     1 — report, member_message, answer, notice, system kinds; report id, conversation,
-        pseudonym, wijk, status.
+        pseudonym, wijk, status, text.
 """
 
 from __future__ import annotations
@@ -72,12 +72,14 @@ class BinFields:
     conversation: str | None = None
     pseudonym: str | None = None
     status: Status | None = None
+    text: str | None = None
+    """The member's own words (cleaned), so the client never has to take them from `body`."""
     version: int = PROTOCOL_VERSION
 
     def to_content(self) -> dict[str, Any]:
         """The value stored under `FIELD` in the event content (None fields omitted)."""
         out: dict[str, Any] = {"v": self.version, "kind": self.kind.value}
-        for key in ("wijk", "report", "conversation", "pseudonym"):
+        for key in ("wijk", "report", "conversation", "pseudonym", "text"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -115,5 +117,6 @@ class BinFields:
             conversation=text("conversation"),
             pseudonym=text("pseudonym"),
             status=status,
+            text=text("text"),
             version=version,
         )
