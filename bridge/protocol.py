@@ -101,7 +101,7 @@ class BinFields:
         if not isinstance(version, int) or version < 1:
             return None
         try:
-            kind = Kind(raw.get("kind"))
+            kind = Kind(str(raw.get("kind")))
             status = Status(raw["status"]) if "status" in raw else None
         except ValueError:
             return None

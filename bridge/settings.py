@@ -100,7 +100,9 @@ class WijkSettings(BaseModel):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not SLUG_RE.match(value):
-            raise ValueError("slug must be lowercase letters, digits and '-', starting with a letter")
+            raise ValueError(
+                "slug must be lowercase letters, digits and '-', starting with a letter"
+            )
         return value
 
     @field_validator("coordinators", "police")

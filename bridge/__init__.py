@@ -1,0 +1,1 @@
+"""BIN over Matrix: the relay bot, its product rules, and the embedded homeserver."""

@@ -1,0 +1,88 @@
+"""`bin-bridge`: run the bot, the embedded homeserver, or the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from bridge.settings import ConfigError, load_settings
+
+DEFAULT_DEMO_DIR = Path("var/demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="bin-bridge",
+        description="BIN over Matrix: the anonymous relay bot for a Buurt Informatie Netwerk.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot against a homeserver (embedded or external)")
+    run.add_argument("--config", type=Path, help="bot config file (TOML); or set BIN_BRIDGE_CONFIG")
+    run.add_argument("--log-file", help="write the log here instead of stderr")
+
+    hs = sub.add_parser("homeserver", help="run the embedded Synapse (SQLite, 127.0.0.1 only)")
+    hs.add_argument("--data-dir", type=Path, required=True, help="where config and data live")
+    hs.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+
+    demo = sub.add_parser("demo", help="homeserver + demo accounts + bot + coordinator client")
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR)
+    mode = demo.add_mutually_exclusive_group()
+    mode.add_argument("--no-tui", action="store_true", help="run headless until Ctrl-C")
+    mode.add_argument(
+        "--scripted", action="store_true", help="play a scenario with real clients, then exit"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `bin-bridge` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_bot(args.config, args.log_file)
+        if args.command == "homeserver":
+            from bridge.homeserver import serve
+
+            return serve(args.data_dir, args.port)
+        if args.command == "demo":
+            from bridge.demo import run_demo
+
+            tui = not (args.no_tui or args.scripted)
+            return run_demo(args.data_dir, tui=tui, scripted=args.scripted)
+    except ConfigError as exc:
+        print(f"bin-bridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def run_bot(config: Path | None, log_file: str | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM."""
+    from bridge.bot import Bridge
+    from bridge.logs import setup_logging
+    from bridge.matrix import IdentityError
+
+    settings = load_settings(config)
+    setup_logging(settings.log_level, log_file)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Bridge(settings).run(stop)
+
+    try:
+        asyncio.run(go())
+    except IdentityError as exc:
+        print(f"bin-bridge: refusing to start: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

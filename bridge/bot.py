@@ -1,0 +1,392 @@
+"""The bot's life cycle: login, sync loop, per-event isolation, the outbox, clean shutdown.
+
+The bot keeps its *own* sync position. A batch is handled event by event; each event's
+effects and its ledger entry are written in one transaction, the resulting sends go out
+through the outbox with persisted transaction ids, and only when the whole batch is done is
+the new sync token stored. A crash anywhere repeats at most work that the ledger and the
+homeserver's transaction-id de-duplication make harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import nio
+
+from bridge import i18n, provision
+from bridge.crosssign import ensure_cross_signing
+from bridge.matrix import connect, content_of, write_private_file
+from bridge.relay import Inbound, Relay
+from bridge.settings import BridgeSettings
+from bridge.store import PendingSend, Store
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+MAX_BACKOFF_S = 30.0
+SECRET_FILE = "secret.key"
+STATUS_FILE = "status.json"
+# Refusals that will not go away by retrying: the send is dropped (and logged, without content).
+PERMANENT_ERRORS = ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_TOO_LARGE")
+
+
+def load_or_create_secret(settings: BridgeSettings) -> bytes:
+    """The bot's HMAC secret: from the config, or generated once in the data dir (0600)."""
+    if settings.bot.secret_key is not None:
+        return settings.bot.secret_key.get_secret_value().encode()
+    path = settings.bot.data_dir / SECRET_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    value = secrets.token_bytes(32)
+    write_private_file(path, value.hex().encode())
+    return value
+
+
+class Bridge:
+    """One running bot."""
+
+    def __init__(self, settings: BridgeSettings) -> None:
+        self.settings = settings
+        settings.bot.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.secret = load_or_create_secret(settings)
+        self.store = Store(settings.bot.data_dir / "bridge.db")
+        self.relay = Relay(settings, self.store, self.secret)
+        self.client: nio.AsyncClient | None = None
+        self.ready = asyncio.Event()
+        self.errors = 0
+        self.last_error: str | None = None
+        self.last_sync: float | None = None
+        self._undecrypted: list[tuple[str, nio.MegolmEvent]] = []
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Log in, provision, then sync until `stop` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        client = await connect(self.settings, self.secret)
+        self.client = client
+        try:
+            await self._start(client)
+            self.ready.set()
+            self._write_status()
+            log.info("bot ready")
+            await self._loop(client, stop)
+        finally:
+            await client.close()
+            self.store.close()
+            log.info("bot stopped")
+
+    async def _start(self, client: nio.AsyncClient) -> None:
+        first = await client.sync(timeout=0, full_state=True, since=self.store.sync_token)
+        if not isinstance(first, nio.SyncResponse):
+            raise RuntimeError(f"the first sync failed: {first.message}")
+        await self._maintain_keys(client)
+        await ensure_cross_signing(client, self.settings.bot.key_file)
+        await self._set_display_name(client)
+        report = await provision.reconcile(client, self.settings, self.store)
+        if report.changed:
+            log.info(
+                "provisioning: %d rooms created, %d invites, %d power level changes",
+                len(report.created),
+                len(report.invited),
+                len(report.power_levels),
+            )
+            # Learn about the rooms we just created before anything is sent into them.
+            await self._sync_once(client, wait_ms=0)
+        await self._handle_batch(client, first)
+
+    async def _loop(self, client: nio.AsyncClient, stop: asyncio.Event) -> None:
+        backoff = 1.0
+        while not stop.is_set():
+            sync = asyncio.ensure_future(self._sync_once(client, SYNC_TIMEOUT_MS))
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({sync, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                sync.cancel()
+                await asyncio.gather(sync, return_exceptions=True)
+                return
+            stopper.cancel()
+            try:
+                sync.result()
+                backoff = 1.0
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # the loop never dies of one failure
+                self._record_error(exc)
+                log.warning("sync failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _sync_once(self, client: nio.AsyncClient, wait_ms: int) -> None:
+        response = await client.sync(timeout=wait_ms, since=self.store.sync_token)
+        if not isinstance(response, nio.SyncResponse):
+            raise ConnectionError(f"sync failed: {getattr(response, 'status_code', '?')}")
+        await self._maintain_keys(client)
+        await self._handle_batch(client, response)
+
+    async def _handle_batch(self, client: nio.AsyncClient, response: nio.SyncResponse) -> None:
+        await self._flush_outbox(client)
+        for room_id, info in response.rooms.invite.items():
+            await self._isolated(self._on_invite(client, room_id, info))
+        await self._leave_legacy_dms(client)
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                await self._isolated(self._on_event(client, room_id, event))
+        await self._retry_undecrypted(client)
+        await self._flush_outbox(client)
+        with self.store.transaction() as db:
+            self.store.set_meta("sync_token", response.next_batch, db)
+        self.last_sync = time.time()
+        self._write_status()
+
+    async def _isolated(self, work: Any) -> None:
+        """Run one event's handling; a failure is logged without content and never spreads."""
+        try:
+            await work
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self._record_error(exc)
+
+    def _record_error(self, exc: BaseException) -> str:
+        ref = uuid.uuid4().hex[:8]
+        self.errors += 1
+        self.last_error = type(exc).__name__
+        log.error("error %s while handling an event: %s", ref, type(exc).__name__)
+        return ref
+
+    async def _maintain_keys(self, client: nio.AsyncClient) -> None:
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+
+    async def _set_display_name(self, client: nio.AsyncClient) -> None:
+        current = await client.get_displayname()
+        wanted = self.settings.bot.display_name
+        if isinstance(current, nio.ProfileGetDisplayNameResponse) and current.displayname != wanted:
+            await client.set_displayname(wanted)
+
+    # --- inbound ----------------------------------------------------------------------
+
+    async def _on_invite(self, client: nio.AsyncClient, room_id: str, info: Any) -> None:
+        inviter = None
+        for event in info.invite_state:
+            if (
+                isinstance(event, nio.InviteMemberEvent)
+                and event.state_key == client.user_id
+                and event.membership == "invite"
+            ):
+                inviter = event.sender
+        if inviter is None or inviter == client.user_id:
+            return
+        if self.relay.is_staff(inviter) or self.store.room_role(room_id) is not None:
+            # Coordinators and police talk to the bot in the wijk rooms, not in DMs.
+            await client.room_leave(room_id)
+            return
+        member_key = self.relay.member_key(inviter)
+        member = self.store.member_by_key(member_key)
+        if member is None:
+            private = await self._create_private_room(client, inviter)
+            self.store.add_member(member_key, private, self.settings.bot.language)
+        else:
+            await client.room_invite(member.room_id, inviter)  # they may have left it
+        joined = await client.join(room_id)
+        if isinstance(joined, nio.JoinResponse):
+            self.store.add_legacy_dm(room_id, member_key)
+        else:
+            await client.room_leave(room_id)
+
+    async def _create_private_room(self, client: nio.AsyncClient, user_id: str) -> str:
+        lang = self.settings.bot.language
+        response = await client.room_create(
+            name=i18n.t("room.private.name", lang),
+            topic=i18n.t("room.private.topic", lang),
+            invite=[user_id],
+            is_direct=True,
+            initial_state=provision.encrypted_room_state("invited"),
+            power_level_override=provision.private_room_power_levels(),
+        )
+        if not isinstance(response, nio.RoomCreateResponse):
+            raise RuntimeError("creating a private room failed")
+        return str(response.room_id)
+
+    async def _leave_legacy_dms(self, client: nio.AsyncClient) -> None:
+        """Post a pointer in member-created DMs, then leave them (DESIGN.md section 3)."""
+        for room_id in self.store.legacy_dms():
+            room = client.rooms.get(room_id)
+            if room is None:
+                continue  # joined, but not synced yet
+            lang = self.settings.bot.language
+            text = i18n.t("dm.moved", lang)
+            if not room.encrypted:
+                text += "\n\n" + i18n.t("dm.unencrypted", lang)
+            if self.settings.relay.welcome_dm_notice:
+                await client.room_send(
+                    room_id,
+                    "m.room.message",
+                    {"msgtype": "m.notice", "body": text, "m.mentions": {}},
+                    ignore_unverified_devices=True,
+                )
+            await client.room_leave(room_id)
+            self.store.remove_legacy_dm(room_id)
+
+    async def _on_event(self, client: nio.AsyncClient, room_id: str, event: Any) -> None:
+        if isinstance(event, nio.MegolmEvent):
+            self._undecrypted.append((room_id, event))
+            with contextlib.suppress(nio.LocalProtocolError):  # already requested
+                await client.request_room_key(event)
+            return
+        await self._dispatch(room_id, event)
+
+    async def _dispatch(self, room_id: str, event: Any) -> None:
+        source = getattr(event, "source", None) or {}
+        event_id = getattr(event, "event_id", None) or source.get("event_id")
+        sender = getattr(event, "sender", None) or source.get("sender")
+        if not isinstance(event_id, str) or not isinstance(sender, str):
+            return
+        if sender == self.settings.bot.user_id:
+            return
+        digest = self.relay.event_digest(event_id)
+        if self.store.is_handled(digest):
+            return
+        member = self.store.member_by_room(room_id)
+        role = self.store.room_role(room_id)
+        try:
+            with self.store.transaction() as db:
+                if member is not None:
+                    if self.relay.member_key(sender) != member.member_key:
+                        pass  # only the member and the bot belong in a private room
+                    elif isinstance(event, nio.RoomMemberEvent):
+                        if event.membership == "join" and not member.welcomed:
+                            self.relay.welcome(db, member)
+                    elif _is_message(event):
+                        self.relay.handle_member_message(db, member, self._inbound(event))
+                elif role is not None and role[1] == "desk" and _is_message(event):
+                    wijk = self.settings.wijk(role[0])
+                    if wijk is not None:
+                        self.relay.handle_desk_message(db, wijk, self._inbound(event))
+                self.store.mark_handled(db, digest)
+        except Exception as exc:
+            ref = self._record_error(exc)
+            # Skip this event for good, and tell the member, so one bad event cannot loop.
+            with self.store.transaction() as db:
+                self.store.mark_handled(db, digest)
+                if member is not None and self.relay.member_key(sender) == member.member_key:
+                    self.relay._notice(db, member, "internal_error", ref=ref)
+        if self.client is not None:
+            await self._flush_outbox(self.client)
+
+    @staticmethod
+    def _inbound(event: Any) -> Inbound:
+        """The relay's view of a message event; malformed ones keep their raw content."""
+        source = getattr(event, "source", None) or {}
+        millis = getattr(event, "server_timestamp", None) or source.get("origin_server_ts")
+        return Inbound(
+            event_id=str(getattr(event, "event_id", None) or source.get("event_id")),
+            sender=str(getattr(event, "sender", None) or source.get("sender")),
+            content=content_of(event),
+            encrypted=bool(getattr(event, "decrypted", False)),
+            ts=float(millis) / 1000 if isinstance(millis, int | float) else time.time(),
+        )
+
+    async def _retry_undecrypted(self, client: nio.AsyncClient) -> None:
+        """Try again the events whose room key had not arrived yet (case C13)."""
+        still: list[tuple[str, nio.MegolmEvent]] = []
+        for room_id, event in self._undecrypted:
+            try:
+                decrypted = client.decrypt_event(event)
+            except Exception:
+                decrypted = None
+            if decrypted is None or isinstance(decrypted, nio.MegolmEvent):
+                still.append((room_id, event))
+                continue
+            await self._isolated(self._dispatch(room_id, decrypted))
+        self._undecrypted = still
+
+    # --- outbound ---------------------------------------------------------------------
+
+    async def _flush_outbox(self, client: nio.AsyncClient) -> None:
+        """Send everything queued, in order, each with its persisted transaction id."""
+        for send in self.store.pending_sends():
+            if send.room_id not in client.rooms:
+                return  # not synced yet: keep order, try after the next sync
+            content = self._with_thread(send)
+            if content is None:
+                return
+            response = await client.room_send(
+                send.room_id,
+                send.event_type,
+                content,
+                tx_id=send.txn_id,
+                ignore_unverified_devices=True,
+            )
+            if isinstance(response, nio.RoomSendResponse):
+                self.store.complete_send(send, response.event_id)
+            elif getattr(response, "status_code", None) in PERMANENT_ERRORS:
+                log.warning("a send was refused for good (%s) and dropped", response.status_code)
+                self.store.drop_send(send)
+            else:
+                raise ConnectionError(f"send failed: {getattr(response, 'status_code', '?')}")
+
+    def _with_thread(self, send: PendingSend) -> dict[str, Any] | None:
+        if not send.in_thread or send.conversation_id is None:
+            return send.content
+        conversation = self.store.conversation(send.conversation_id)
+        if conversation is None or conversation.root_event_id is None:
+            return None
+        root = conversation.root_event_id
+        return {
+            **send.content,
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            },
+        }
+
+    # --- status -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Machine-readable health: no identifiers beyond the bot's own rooms."""
+        return {
+            "ready": self.ready.is_set(),
+            "last_sync": self.last_sync,
+            "outbox": len(self.store.pending_sends()),
+            "undecrypted": len(self._undecrypted),
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "wijken": {
+                w.slug: {role: self.store.wijk_room(w.slug, role) for role in provision.ROLES}
+                for w in self.settings.wijken
+            },
+        }
+
+    def _write_status(self) -> None:
+        path: Path = self.settings.bot.data_dir / STATUS_FILE
+        write_private_file(path, json.dumps(self.status(), indent=2).encode())
+
+
+def _is_message(event: Any) -> bool:
+    """An m.room.message, including ones nio could not validate (they still get an answer)."""
+    if isinstance(event, nio.RoomMessage):
+        return True
+    source = getattr(event, "source", None)
+    return (
+        isinstance(event, nio.BadEvent | nio.UnknownBadEvent)
+        and isinstance(source, dict)
+        and source.get("type") == "m.room.message"
+    )

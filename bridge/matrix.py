@@ -1,0 +1,179 @@
+"""The nio client: creation, persistent session, identity guard, and small send helpers.
+
+The bot's device never changes silently: once a session exists, a missing crypto store is an
+error, not a reason to log in again (that would create a new, unverified device).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nio
+
+from bridge.settings import BridgeSettings
+
+log = logging.getLogger(__name__)
+
+SESSION_FILE = "session.json"
+STORE_DIR = "crypto"
+
+
+class IdentityError(Exception):
+    """The bot's stored identity is missing, broken or belongs to another device."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What is needed to restore a login without creating a new device."""
+
+    user_id: str
+    device_id: str
+    access_token: str
+    homeserver: str
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a file readable only by its owner, atomically (tmp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_session(data_dir: Path) -> Session | None:
+    """The stored session, or None if the bot never logged in."""
+    path = data_dir / SESSION_FILE
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text())
+        return Session(
+            user_id=raw["user_id"],
+            device_id=raw["device_id"],
+            access_token=raw["access_token"],
+            homeserver=raw["homeserver"],
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IdentityError(
+            f"{path}: the stored session is unreadable ({type(exc).__name__})"
+        ) from None
+
+
+def save_session(data_dir: Path, session: Session) -> None:
+    """Store the session (mode 0600)."""
+    payload = {
+        "user_id": session.user_id,
+        "device_id": session.device_id,
+        "access_token": session.access_token,
+        "homeserver": session.homeserver,
+    }
+    write_private_file(data_dir / SESSION_FILE, json.dumps(payload).encode())
+
+
+def pickle_key(secret: bytes) -> str:
+    """The key nio uses to encrypt the Olm account and sessions in its store."""
+    return hashlib.sha256(b"bin-nio-pickle\0" + secret).hexdigest()
+
+
+def make_client(homeserver: str, user_id: str, store_dir: Path, secret: bytes) -> nio.AsyncClient:
+    """A nio client with E2EE on, our own sync-token handling, and an encrypted store."""
+    store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = nio.AsyncClientConfig(
+        encryption_enabled=True,
+        store_sync_tokens=False,
+        pickle_key=pickle_key(secret),
+        request_timeout=60,
+        max_timeouts=2,
+    )
+    return nio.AsyncClient(homeserver, user_id, store_path=str(store_dir), config=config)
+
+
+def store_file(store_dir: Path, user_id: str, device_id: str) -> Path:
+    """Where nio keeps the crypto store for this device."""
+    return store_dir / f"{user_id}_{device_id}.db"
+
+
+async def connect(settings: BridgeSettings, secret: bytes) -> nio.AsyncClient:
+    """Log the bot in, restoring its existing device, and guard its identity.
+
+    First start: log in with the password (or adopt the configured token) under the
+    configured device id and save the session. Later starts: restore that session; refuse to
+    start when the crypto store is missing or belongs to another device.
+    """
+    data_dir = settings.bot.data_dir
+    store_dir = data_dir / STORE_DIR
+    session = load_session(data_dir)
+    client = make_client(settings.homeserver.url, settings.bot.user_id, store_dir, secret)
+
+    if session is not None:
+        if session.user_id != settings.bot.user_id:
+            raise IdentityError(
+                f"{data_dir / SESSION_FILE} belongs to {session.user_id}, "
+                f"not to the configured bot {settings.bot.user_id}"
+            )
+        if not store_file(store_dir, session.user_id, session.device_id).exists():
+            raise IdentityError(
+                f"the crypto store for device {session.device_id} is missing in {store_dir}; "
+                "restore it from a backup. Starting anyway would create a new, unverified "
+                "device that cannot read earlier messages."
+            )
+        client.restore_login(session.user_id, session.device_id, session.access_token)
+        await _check_token(client, session)
+        return client
+
+    if settings.bot.access_token is not None:
+        token = settings.bot.access_token.get_secret_value()
+        client.restore_login(settings.bot.user_id, settings.bot.device_id, token)
+        await _check_token(
+            client,
+            Session(settings.bot.user_id, settings.bot.device_id, token, settings.homeserver.url),
+        )
+    elif settings.bot.password is not None:
+        client.device_id = settings.bot.device_id
+        response = await client.login(
+            settings.bot.password.get_secret_value(), device_name="BIN bridge"
+        )
+        if not isinstance(response, nio.LoginResponse):
+            await client.close()
+            raise IdentityError(f"login as {settings.bot.user_id} failed: {response.message}")
+    else:
+        await client.close()
+        raise IdentityError(
+            "no stored session and neither bot.password nor bot.access_token is configured"
+        )
+    save_session(
+        data_dir,
+        Session(client.user_id, client.device_id, client.access_token, settings.homeserver.url),
+    )
+    return client
+
+
+async def _check_token(client: nio.AsyncClient, session: Session) -> None:
+    response = await client.whoami()
+    if not isinstance(response, nio.WhoamiResponse):
+        await client.close()
+        raise IdentityError(f"the stored access token was refused: {response.message}")
+    if response.device_id and response.device_id != session.device_id:
+        await client.close()
+        raise IdentityError(
+            f"the access token belongs to device {response.device_id}, "
+            f"but the crypto store is for device {session.device_id}"
+        )
+
+
+def content_of(event: Any) -> dict[str, Any]:
+    """The (decrypted) content of a nio room event as a plain dict."""
+    source = getattr(event, "source", None) or {}
+    content = source.get("content")
+    return content if isinstance(content, dict) else {}

@@ -1,0 +1,427 @@
+"""The bridge's own durable state: SQLite with numbered migrations and explicit transactions.
+
+What is kept is deliberately small (DESIGN.md section 6): per member a keyed digest of the
+account (never the user id in clear), the private room, wijk and language; per conversation
+its number, pseudonym and the bot's own event ids; a ledger of handled events (as digests);
+an outbox of sends that must happen exactly once. No message text is kept after relaying:
+an outbox row holds the content only until the homeserver accepted it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the walking skeleton
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE wijk_rooms (
+        wijk TEXT NOT NULL, role TEXT NOT NULL, room_id TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (wijk, role)
+    );
+    CREATE TABLE members (
+        member_key TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL UNIQUE,
+        wijk TEXT,
+        language TEXT NOT NULL,
+        joined INTEGER NOT NULL DEFAULT 0,
+        welcomed INTEGER NOT NULL DEFAULT 0,
+        want_new INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        member_key TEXT NOT NULL REFERENCES members(member_key) ON DELETE CASCADE,
+        wijk TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        pseudonym TEXT NOT NULL,
+        root_event_id TEXT,
+        opened_at REAL NOT NULL,
+        last_activity REAL NOT NULL,
+        closed INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (wijk, number)
+    );
+    CREATE INDEX conversations_member ON conversations(member_key, opened_at);
+    CREATE TABLE bot_events (
+        event_id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE
+    );
+    CREATE TABLE handled (digest TEXT PRIMARY KEY, handled_at REAL NOT NULL);
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn_id TEXT NOT NULL UNIQUE,
+        room_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        content TEXT NOT NULL,
+        conversation_id TEXT,
+        sets_root INTEGER NOT NULL DEFAULT 0,
+        in_thread INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE legacy_dms (room_id TEXT PRIMARY KEY, member_key TEXT NOT NULL,
+        created_at REAL NOT NULL);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member as the bridge knows them: no user id, only a keyed digest."""
+
+    member_key: str
+    room_id: str
+    wijk: str | None
+    language: str
+    joined: bool
+    welcomed: bool
+    want_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One conversation (report) of a member with the coordinators of a wijk."""
+
+    id: str
+    member_key: str
+    wijk: str
+    number: int
+    pseudonym: str
+    root_event_id: str | None
+    opened_at: float
+    last_activity: float
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSend:
+    """A send that was decided but not yet confirmed by the homeserver."""
+
+    seq: int
+    txn_id: str
+    room_id: str
+    event_type: str
+    content: dict[str, Any]
+    conversation_id: str | None
+    sets_root: bool
+    in_thread: bool
+    """Post in the conversation's desk thread (the root is looked up at send time)."""
+
+
+class Store:
+    """The bridge's SQLite database. One connection, used from the bot's event loop only."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        path.chmod(0o600)
+        self._migrate()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: everything in it is written, or nothing."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number > version:
+                with self.transaction() as db:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        """The number of the last applied migration."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- meta -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the key/value table."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
+        """Set a key/value pair (inside a transaction when `db` is given)."""
+        (db or self._db).execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    @property
+    def sync_token(self) -> str | None:
+        """The bridge's own sync position: written only after a whole batch was handled."""
+        return self.get_meta("sync_token")
+
+    # --- wijk rooms -------------------------------------------------------------------
+
+    def wijk_room(self, wijk: str, role: str) -> str | None:
+        """The room id of a wijk's desk/police/wijk room, if created."""
+        row = self._db.execute(
+            "SELECT room_id FROM wijk_rooms WHERE wijk=? AND role=?", (wijk, role)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_wijk_room(self, wijk: str, role: str, room_id: str) -> None:
+        """Remember a room the bot created for a wijk."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO wijk_rooms(wijk, role, room_id) VALUES(?,?,?)",
+                (wijk, role, room_id),
+            )
+
+    def room_role(self, room_id: str) -> tuple[str, str] | None:
+        """(wijk, role) for one of the bot's wijk rooms."""
+        row = self._db.execute(
+            "SELECT wijk, role FROM wijk_rooms WHERE room_id=?", (room_id,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    # --- members ----------------------------------------------------------------------
+
+    def _member(self, row: sqlite3.Row | None) -> Member | None:
+        if row is None:
+            return None
+        return Member(
+            member_key=row["member_key"],
+            room_id=row["room_id"],
+            wijk=row["wijk"],
+            language=row["language"],
+            joined=bool(row["joined"]),
+            welcomed=bool(row["welcomed"]),
+            want_new=bool(row["want_new"]),
+        )
+
+    def member_by_key(self, member_key: str) -> Member | None:
+        """The member behind a keyed digest of their account."""
+        row = self._db.execute("SELECT * FROM members WHERE member_key=?", (member_key,))
+        return self._member(row.fetchone())
+
+    def member_by_room(self, room_id: str) -> Member | None:
+        """The member whose private room this is."""
+        row = self._db.execute("SELECT * FROM members WHERE room_id=?", (room_id,))
+        return self._member(row.fetchone())
+
+    def add_member(self, member_key: str, room_id: str, language: str) -> None:
+        """Register a new private room for a (not yet signed-up) member."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO members(member_key, room_id, language, created_at) VALUES(?,?,?,?)",
+                (member_key, room_id, language, time.time()),
+            )
+
+    def update_member(self, member_key: str, db: sqlite3.Connection, **fields: object) -> None:
+        """Change some of a member's columns inside a transaction."""
+        allowed = {"wijk", "language", "joined", "welcomed", "want_new"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"cannot update member fields {sorted(set(fields) - allowed)}")
+        assignments = ", ".join(f"{name}=?" for name in fields)
+        db.execute(
+            f"UPDATE members SET {assignments} WHERE member_key=?",
+            (*fields.values(), member_key),
+        )
+
+    def member_count(self, wijk: str) -> int:
+        """How many signed-up members a wijk has."""
+        row = self._db.execute("SELECT COUNT(*) FROM members WHERE wijk=?", (wijk,)).fetchone()
+        return int(row[0])
+
+    # --- conversations ----------------------------------------------------------------
+
+    def _conversation(self, row: sqlite3.Row | None) -> Conversation | None:
+        if row is None:
+            return None
+        return Conversation(
+            id=row["id"],
+            member_key=row["member_key"],
+            wijk=row["wijk"],
+            number=row["number"],
+            pseudonym=row["pseudonym"],
+            root_event_id=row["root_event_id"],
+            opened_at=row["opened_at"],
+            last_activity=row["last_activity"],
+            closed=bool(row["closed"]),
+        )
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """A conversation by id."""
+        row = self._db.execute("SELECT * FROM conversations WHERE id=?", (conversation_id,))
+        return self._conversation(row.fetchone())
+
+    def latest_conversation(self, member_key: str, wijk: str) -> Conversation | None:
+        """The member's most recent conversation in a wijk."""
+        row = self._db.execute(
+            "SELECT * FROM conversations WHERE member_key=? AND wijk=? "
+            "ORDER BY opened_at DESC, number DESC LIMIT 1",
+            (member_key, wijk),
+        )
+        return self._conversation(row.fetchone())
+
+    def conversation_by_event(self, event_id: str) -> Conversation | None:
+        """The conversation one of the bot's own events belongs to (desk or private room)."""
+        row = self._db.execute(
+            "SELECT c.* FROM bot_events b JOIN conversations c ON c.id=b.conversation_id "
+            "WHERE b.event_id=?",
+            (event_id,),
+        )
+        return self._conversation(row.fetchone())
+
+    def open_pseudonyms(self, wijk: str) -> set[str]:
+        """Pseudonyms in use by the wijk's open conversations (they must stay unique)."""
+        rows = self._db.execute(
+            "SELECT pseudonym FROM conversations WHERE wijk=? AND closed=0", (wijk,)
+        )
+        return {str(r[0]) for r in rows}
+
+    def new_conversation(
+        self, db: sqlite3.Connection, member_key: str, wijk: str, pseudonym: str, now: float
+    ) -> Conversation:
+        """Open a conversation with the wijk's next report number."""
+        row = db.execute(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM conversations WHERE wijk=?", (wijk,)
+        ).fetchone()
+        number = max(int(row[0]), int(self.get_meta(f"last_number:{wijk}") or 0) + 1)
+        conversation_id = uuid.uuid4().hex
+        db.execute(
+            "INSERT INTO conversations(id, member_key, wijk, number, pseudonym, opened_at, "
+            "last_activity) VALUES(?,?,?,?,?,?,?)",
+            (conversation_id, member_key, wijk, number, pseudonym, now, now),
+        )
+        # Numbers are never reused, even after a conversation has been deleted.
+        self.set_meta(f"last_number:{wijk}", str(number), db)
+        return Conversation(
+            conversation_id, member_key, wijk, number, pseudonym, None, now, now, False
+        )
+
+    def touch_conversation(self, db: sqlite3.Connection, conversation_id: str, now: float) -> None:
+        """Record activity in a conversation (and re-open it)."""
+        db.execute(
+            "UPDATE conversations SET last_activity=?, closed=0 WHERE id=?",
+            (now, conversation_id),
+        )
+
+    # --- the ledger and the outbox ----------------------------------------------------
+
+    def is_handled(self, digest: str) -> bool:
+        """Whether an inbound event (by keyed digest) was already handled."""
+        row = self._db.execute("SELECT 1 FROM handled WHERE digest=?", (digest,)).fetchone()
+        return row is not None
+
+    def mark_handled(self, db: sqlite3.Connection, digest: str) -> None:
+        """Record an inbound event as handled, in the same transaction as its effects."""
+        db.execute(
+            "INSERT OR IGNORE INTO handled(digest, handled_at) VALUES(?, ?)", (digest, time.time())
+        )
+
+    def enqueue(
+        self,
+        db: sqlite3.Connection,
+        room_id: str,
+        content: dict[str, Any],
+        *,
+        event_type: str = "m.room.message",
+        conversation_id: str | None = None,
+        sets_root: bool = False,
+        in_thread: bool = False,
+    ) -> str:
+        """Queue a send with a fresh transaction id, persisted before anything is sent."""
+        txn_id = f"bin-{uuid.uuid4().hex}"
+        db.execute(
+            "INSERT INTO outbox(txn_id, room_id, event_type, content, conversation_id, "
+            "sets_root, in_thread, created_at) VALUES(?,?,?,?,?,?,?,?)",
+            (
+                txn_id,
+                room_id,
+                event_type,
+                json.dumps(content),
+                conversation_id,
+                int(sets_root),
+                int(in_thread),
+                time.time(),
+            ),
+        )
+        return txn_id
+
+    def pending_sends(self) -> list[PendingSend]:
+        """Queued sends in the order they were decided."""
+        rows = self._db.execute("SELECT * FROM outbox ORDER BY seq")
+        return [
+            PendingSend(
+                seq=r["seq"],
+                txn_id=r["txn_id"],
+                room_id=r["room_id"],
+                event_type=r["event_type"],
+                content=json.loads(r["content"]),
+                conversation_id=r["conversation_id"],
+                sets_root=bool(r["sets_root"]),
+                in_thread=bool(r["in_thread"]),
+            )
+            for r in rows
+        ]
+
+    def complete_send(self, send: PendingSend, event_id: str) -> None:
+        """The homeserver accepted a send: forget its content, remember the event id."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE seq=?", (send.seq,))
+            if send.conversation_id is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO bot_events(event_id, conversation_id) VALUES(?,?)",
+                    (event_id, send.conversation_id),
+                )
+                if send.sets_root:
+                    db.execute(
+                        "UPDATE conversations SET root_event_id=? WHERE id=?",
+                        (event_id, send.conversation_id),
+                    )
+
+    # --- member-created direct chats the bot leaves -------------------------------------
+
+    def add_legacy_dm(self, room_id: str, member_key: str) -> None:
+        """Remember a member-created DM: the bot posts a pointer there, then leaves."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO legacy_dms(room_id, member_key, created_at) VALUES(?,?,?)",
+                (room_id, member_key, time.time()),
+            )
+
+    def legacy_dms(self) -> list[str]:
+        """Member-created DMs the bot still has to leave."""
+        return [str(r[0]) for r in self._db.execute("SELECT room_id FROM legacy_dms")]
+
+    def remove_legacy_dm(self, room_id: str) -> None:
+        """The bot left a member-created DM."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM legacy_dms WHERE room_id=?", (room_id,))
+
+    def drop_send(self, send: PendingSend) -> None:
+        """Give up on a send the homeserver refused for good (e.g. the room is gone)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE seq=?", (send.seq,))

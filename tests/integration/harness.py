@@ -1,0 +1,356 @@
+"""Real clients and a real bot on the test run's Synapse: the pieces every flow test uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nio
+from pydantic import SecretStr
+
+from bridge.bot import Bridge
+from bridge.homeserver import Account, EmbeddedHomeserver
+from bridge.protocol import FIELD
+from bridge.settings import BotSettings, BridgeSettings, HomeserverSettings, WijkSettings
+
+Predicate = Callable[[], bool]
+
+
+class Timeout(AssertionError):
+    """A condition did not become true in time."""
+
+
+@dataclass
+class Received:
+    """One event as a client saw it, decrypted where possible."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    source: dict[str, Any]
+    """The whole event (decrypted payload merged with the clear-text envelope)."""
+
+    @property
+    def content(self) -> dict[str, Any]:
+        value = self.source.get("content")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def body(self) -> str:
+        return str(self.content.get("body", ""))
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        value = self.content.get(FIELD)
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class User:
+    """A person with a real nio client (E2EE on): member, coordinator or police officer."""
+
+    account: Account
+    client: nio.AsyncClient
+    events: list[Received] = field(default_factory=list)
+    auto_join: bool = True
+    undecryptable: int = 0
+
+    @property
+    def user_id(self) -> str:
+        return self.account.user_id
+
+    async def sync(self, wait_ms: int = 0) -> None:
+        """One sync; joins invites; records decrypted room messages."""
+        response = await self.client.sync(timeout=wait_ms, full_state=not self.client.next_batch)
+        if not isinstance(response, nio.SyncResponse):
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+        if self.auto_join:
+            for room_id in response.rooms.invite:
+                await self.client.join(room_id)
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                if isinstance(event, nio.MegolmEvent):
+                    self.undecryptable += 1
+                    continue
+                if isinstance(event, nio.RoomMessage | nio.UnknownEvent | nio.RedactedEvent):
+                    self.events.append(
+                        Received(room_id, event.event_id, event.sender, dict(event.source))
+                    )
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], Any],
+        timeout: float = 20,  # noqa: ASYNC109
+        what: str = "a condition",
+    ) -> Any:
+        """Sync until predicate() returns something truthy; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise Timeout(f"{self.user_id} waited {timeout}s for {what}")
+            await self.sync(wait_ms=500)
+
+    async def wait_for_event(
+        self,
+        match: Callable[[Received], bool],
+        timeout: float = 20,  # noqa: ASYNC109
+        what: str = "an event",
+    ) -> Received:
+        """Sync until an event matching `match` has arrived; return the newest such."""
+
+        def find() -> Received | None:
+            hits = [e for e in self.events if match(e)]
+            return hits[-1] if hits else None
+
+        result: Received = await self.wait_for(find, timeout, what)
+        return result
+
+    def in_room(self, room_id: str) -> list[Received]:
+        return [e for e in self.events if e.room_id == room_id]
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send a message (encrypted where the room is) and return its event id."""
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+        assert isinstance(response, nio.RoomSendResponse), response
+        return str(response.event_id)
+
+    async def say(self, room_id: str, text: str, **extra: Any) -> str:
+        """Send a plain text message."""
+        return await self.send(room_id, {"msgtype": "m.text", "body": text, **extra})
+
+    async def reply_in_thread(self, room_id: str, root: str, text: str) -> str:
+        """Answer in a thread the way Element does."""
+        return await self.send(
+            room_id,
+            {
+                "msgtype": "m.text",
+                "body": text,
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": root,
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": root},
+                },
+            },
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def make_user(account: Account, url: str, store_dir: Path, auto_join: bool = True) -> User:
+    """A logged-in nio client for a registered account, synced once."""
+    store_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (test setup)
+    config = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
+    client = nio.AsyncClient(url, account.user_id, store_path=str(store_dir), config=config)
+    client.restore_login(account.user_id, account.device_id, account.access_token)
+    user = User(account, client, auto_join=auto_join)
+    await user.sync()
+    return user
+
+
+@dataclass
+class Sent:
+    """What the bot handed to nio for sending: the plaintext before encryption."""
+
+    room_id: str
+    event_type: str
+    content: dict[str, Any]
+
+
+@dataclass
+class World:
+    """A running bot with one or more wijken and the people around it."""
+
+    homeserver: EmbeddedHomeserver
+    bridge: Bridge
+    settings: BridgeSettings
+    coordinators: dict[str, User]
+    police: dict[str, User]
+    tmp: Path
+    sent: list[Sent] = field(default_factory=list)
+    users: list[User] = field(default_factory=list)
+
+    def room(self, wijk: str, role: str) -> str:
+        room_id = self.bridge.store.wijk_room(wijk, role)
+        assert room_id is not None, f"no {role} room for {wijk}"
+        return room_id
+
+    def coordinator(self, wijk: str, index: int = 0) -> User:
+        w = self.settings.wijk(wijk)
+        assert w is not None
+        return self.coordinators[w.coordinators[index]]
+
+    def join_code(self, wijk: str) -> str:
+        w = self.settings.wijk(wijk)
+        assert w is not None
+        return w.join_code.get_secret_value()
+
+    async def new_member(self, register: Callable[..., Account], name: str = "lid") -> Member:
+        """A resident who starts a DM with the bot, joins the bot's room, and is welcomed."""
+        account = register(name, displayname=f"Bewoner {uuid.uuid4().hex[:4]}")
+        user = await make_user(account, self.homeserver.url, self.tmp / "members" / account.user_id)
+        self.users.append(user)
+        dm = await user.client.room_create(
+            is_direct=True,
+            invite=[self.settings.bot.user_id],
+            initial_state=[
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ],
+        )
+        assert isinstance(dm, nio.RoomCreateResponse)
+        welcome = await user.wait_for_event(
+            lambda e: e.room_id != dm.room_id and e.fields.get("kind") == "notice",
+            what="the welcome in the bot's private room",
+        )
+        member = Member(user=user, dm_room=dm.room_id, private_room=welcome.room_id)
+        return member
+
+    async def signed_up_member(
+        self, register: Callable[..., Account], wijk: str, name: str = "lid"
+    ) -> Member:
+        member = await self.new_member(register, name)
+        await member.user.say(member.private_room, self.join_code(wijk))
+        await member.user.wait_for_event(
+            lambda e: e.room_id == member.private_room and "aangemeld" in e.body,
+            what="the sign-up confirmation",
+        )
+        return member
+
+    def sent_to(self, room_id: str) -> list[Sent]:
+        return [s for s in self.sent if s.room_id == room_id]
+
+
+@dataclass
+class Member:
+    """A resident in the world, with their private room and their own DM room."""
+
+    user: User
+    dm_room: str
+    private_room: str
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
+
+
+def wijk_settings(slug: str, coordinators: list[str], police: list[str]) -> WijkSettings:
+    return WijkSettings(
+        slug=slug,
+        name=f"Wijk {slug.capitalize()}",
+        join_code=SecretStr(f"code-{slug}-{uuid.uuid4().hex[:6]}"),
+        coordinators=coordinators,
+        police=police,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_world(
+    homeserver: EmbeddedHomeserver,
+    register: Callable[..., Account],
+    tmp: Path,
+    wijken: tuple[str, ...] = ("oost",),
+    coordinators_per_wijk: int = 2,
+    **relay: Any,
+) -> AsyncIterator[World]:
+    """Start a bot with fresh accounts and rooms; yield the world; stop everything."""
+    bot_account = register("bin-bot", displayname="BIN")
+    staff: dict[str, User] = {}
+    police: dict[str, User] = {}
+    wijk_list = []
+    for slug in wijken:
+        cos = []
+        for i in range(coordinators_per_wijk):
+            acc = register(f"co{i}-{slug}")
+            staff[acc.user_id] = await make_user(acc, homeserver.url, tmp / "staff" / acc.user_id)
+            cos.append(acc.user_id)
+        acc = register(f"politie-{slug}")
+        police[acc.user_id] = await make_user(acc, homeserver.url, tmp / "staff" / acc.user_id)
+        wijk_list.append(wijk_settings(slug, cos, [acc.user_id]))
+    settings = BridgeSettings(
+        homeserver=HomeserverSettings(url=homeserver.url),
+        bot=BotSettings(
+            user_id=bot_account.user_id,
+            device_id=bot_account.device_id,
+            access_token=SecretStr(bot_account.access_token),
+            data_dir=tmp / "bot",
+        ),
+        wijken=wijk_list,
+        relay=relay or {},
+    )
+    bridge = Bridge(settings)
+    world = World(homeserver, bridge, settings, staff, police, tmp)
+    stop = asyncio.Event()
+    task = asyncio.create_task(_run_recording(bridge, world, stop))
+    try:
+        await asyncio.wait_for(_ready_or_crash(bridge, task), timeout=60)
+        for user in [*staff.values(), *police.values()]:
+            await user.sync()  # accept the invites to the wijk rooms
+        yield world
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=30)
+        for user in [*staff.values(), *police.values(), *world.users]:
+            await user.close()
+
+
+async def _ready_or_crash(bridge: Bridge, task: asyncio.Task[None]) -> None:
+    ready = asyncio.ensure_future(bridge.ready.wait())
+    done, _ = await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        ready.cancel()
+        task.result()  # raises the bot's start-up error
+        raise AssertionError("the bot stopped before it was ready")
+
+
+async def _run_recording(bridge: Bridge, world: World, stop: asyncio.Event) -> None:
+    """Run the bot, recording the plaintext of every event it sends (for the leak scanner)."""
+    original = nio.AsyncClient.room_send
+
+    async def recording(
+        client: nio.AsyncClient,
+        room_id: str,
+        message_type: str,
+        content: dict[str, Any],
+        *a: Any,
+        **kw: Any,
+    ) -> Any:
+        if client is bridge.client:
+            world.sent.append(Sent(room_id, message_type, content))
+        return await original(client, room_id, message_type, content, *a, **kw)
+
+    with _patched(nio.AsyncClient, "room_send", recording):
+        await bridge.run(stop)
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Any:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
