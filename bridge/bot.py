@@ -168,7 +168,9 @@ class Bridge:
         if client.should_upload_keys:
             await client.keys_upload()
         if client.should_query_keys:
+            before = _known_devices(client)
             await client.keys_query()
+            _rotate_for_new_devices(client, before)
         if client.should_claim_keys:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
@@ -390,3 +392,22 @@ def _is_message(event: Any) -> bool:
         and isinstance(source, dict)
         and source.get("type") == "m.room.message"
     )
+
+
+def _known_devices(client: nio.AsyncClient) -> set[tuple[str, str]]:
+    return {(d.user_id, d.id) for d in client.device_store if not d.deleted}
+
+
+def _rotate_for_new_devices(client: nio.AsyncClient, before: set[tuple[str, str]]) -> None:
+    """Start a new room key where someone gained a device (a coordinator's new client).
+
+    nio keeps sharing an existing outbound session only with the devices it was first shared
+    with, so without this a coordinator who logs in on a new device would see nothing the bot
+    posts until the weekly rotation.
+    """
+    new_users = {user for user, _ in _known_devices(client) - before}
+    if not new_users:
+        return
+    for room in client.rooms.values():
+        if new_users & set(room.users):
+            client.invalidate_outbound_session(room.room_id)

@@ -7,6 +7,7 @@ third-party loggers (nio, aiohttp), which do log user, room and event ids.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 # Matrix user ids, room ids, event ids, room aliases and mxc URLs; bearer tokens and
@@ -52,6 +53,9 @@ class MaskingFilter(logging.Filter):
 
 def setup_logging(level: str = "INFO", file: str | None = None) -> None:
     """Configure the root logger with the masking filter on every handler."""
+    if file:
+        # The log holds no member data, but it is still the operator's business only.
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     handler: logging.Handler = (
         logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler()
     )

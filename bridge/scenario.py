@@ -1,0 +1,253 @@
+"""The scripted demo: real Matrix clients play a member and a coordinator against the running bot.
+
+Each step prints what happened; the result is 0 only if every step succeeded and no member
+identifier appears in any event the bot sent to the coordinators.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nio
+
+from bridge.homeserver import register_user_async
+from bridge.leakscan import MemberTrace, find_leaks
+from bridge.matrix import write_private_file
+from bridge.protocol import FIELD
+
+STEP_TIMEOUT_S = 30
+
+
+class StepFailed(Exception):
+    """A scenario step did not happen in time."""
+
+
+@dataclass
+class Seen:
+    """An event a scenario client received (decrypted)."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    source: dict[str, Any]
+
+    @property
+    def content(self) -> dict[str, Any]:
+        value = self.source.get("content")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        value = self.content.get(FIELD)
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class ScriptClient:
+    """A minimal E2EE Matrix client for the scenario."""
+
+    client: nio.AsyncClient
+    seen: list[Seen] = field(default_factory=list)
+
+    @classmethod
+    async def login(
+        cls, homeserver: str, user_id: str, password: str, store: Path, device_id: str
+    ) -> ScriptClient:
+        """Log in once per store (the device is reused on later demo runs)."""
+        store.mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 (setup)
+        config = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
+        client = nio.AsyncClient(homeserver, user_id, store_path=str(store), config=config)
+        session_file = store / "session.json"
+        if session_file.exists():
+            session = json.loads(session_file.read_text())
+            client.restore_login(user_id, session["device_id"], session["access_token"])
+        else:
+            client.device_id = device_id
+            response = await client.login(password, device_name="BIN-demo script")
+            if not isinstance(response, nio.LoginResponse):
+                raise StepFailed(f"login failed: {response.message}")
+            payload = {"device_id": client.device_id, "access_token": client.access_token}
+            write_private_file(session_file, json.dumps(payload).encode())
+        me = cls(client)
+        await me.sync(0)
+        return me
+
+    async def sync(self, wait_ms: int = 500) -> None:
+        """One sync: keys maintained, invites accepted, decrypted messages recorded."""
+        response = await self.client.sync(timeout=wait_ms, full_state=not self.client.next_batch)
+        if not isinstance(response, nio.SyncResponse):
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+        for room_id in response.rooms.invite:
+            await self.client.join(room_id)
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                if isinstance(event, nio.RoomMessage):
+                    self.seen.append(
+                        Seen(room_id, event.event_id, event.sender, dict(event.source))
+                    )
+
+    async def wait_for(self, match: Callable[[Seen], bool], what: str) -> Seen:
+        """Sync until a matching event arrives."""
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            hits = [s for s in self.seen if match(s)]
+            if hits:
+                return hits[-1]
+            await self.sync()
+        raise StepFailed(f"{what} did not arrive within {STEP_TIMEOUT_S} s")
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send (encrypted) and return the event id."""
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+        if not isinstance(response, nio.RoomSendResponse):
+            raise StepFailed(f"sending failed: {response.message}")
+        return str(response.event_id)
+
+
+def _step(number: int, text: str) -> None:
+    print(f"  ✓ stap {number}: {text}", flush=True)
+
+
+async def play(state: dict[str, Any], work_dir: Path) -> int:
+    """Play the scenario; 0 if every step succeeded and nothing leaked."""
+    print("\nScenario: een bewoner meldt, de coördinator antwoordt.", flush=True)
+    homeserver = state["homeserver"]
+    bot = state["bot"]
+    wijk = state["wijken"]["oost"]
+    desk = wijk["rooms"]["desk"]
+    coordinator_account = state["accounts"]["coordinator1"]
+    member_name = f"Demo Bewoner {uuid.uuid4().hex[:4]}"
+    account = await register_user_async(
+        homeserver,
+        state["registration_shared_secret"],
+        f"lid-demo-{uuid.uuid4().hex[:8]}",
+        displayname=member_name,
+    )
+    coordinator = await ScriptClient.login(
+        homeserver,
+        coordinator_account["user_id"],
+        coordinator_account["password"],
+        work_dir / "coordinator",
+        "DEMOSCRIPT",
+    )
+    member = await ScriptClient.login(
+        homeserver, account.user_id, account.password, work_dir / account.user_id, "DEMOLID"
+    )
+    member_events: list[str] = []
+    try:
+        dm = await member.client.room_create(
+            is_direct=True,
+            invite=[bot],
+            initial_state=[
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ],
+        )
+        if not isinstance(dm, nio.RoomCreateResponse):
+            raise StepFailed("the member could not start a chat with the bot")
+        welcome = await member.wait_for(
+            lambda s: (
+                s.room_id != dm.room_id
+                and s.sender == bot
+                and "Welkom" in s.content.get("body", "")
+            ),
+            "the welcome in the bot's private room",
+        )
+        private = welcome.room_id
+        _step(
+            1, "de bewoner start een chat; de bot opent een eigen versleutelde kamer en verwelkomt"
+        )
+
+        member_events.append(
+            await member.send(private, {"msgtype": "m.text", "body": wijk["join_code"]})
+        )
+        await member.wait_for(
+            lambda s: s.room_id == private and "aangemeld" in s.content.get("body", ""),
+            "the sign-up confirmation",
+        )
+        _step(2, f"de bewoner meldt zich aan met code {wijk['join_code']}")
+
+        text = "Er loopt iemand met een koevoet langs de schuurtjes achter de Kerkstraat."
+        await coordinator.sync(0)
+        earlier = {s.event_id for s in coordinator.seen}  # reports of earlier demo runs
+        member_events.append(await member.send(private, {"msgtype": "m.text", "body": text}))
+        report = await coordinator.wait_for(
+            lambda s: (
+                s.room_id == desk
+                and s.event_id not in earlier
+                and s.fields.get("kind") == "report"
+                and s.fields.get("text") == text
+            ),
+            "the report in the desk",
+        )
+        label, pseudonym = report.fields["report"], report.fields["pseudonym"]
+        _step(3, f"de coördinator ziet melding {label} van '{pseudonym}' in de desk")
+
+        await member.wait_for(
+            lambda s: s.room_id == private and label in s.content.get("body", ""),
+            "the delivery confirmation",
+        )
+        _step(4, "de bewoner krijgt de bevestiging dat de melding is afgeleverd")
+
+        answer = "Dank je! We houden het in de gaten en geven het door aan de wijkagent."
+        await coordinator.send(
+            desk,
+            {
+                "msgtype": "m.text",
+                "body": answer,
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": report.event_id,
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": report.event_id},
+                },
+            },
+        )
+        await member.wait_for(
+            lambda s: (
+                s.room_id == private
+                and s.fields.get("kind") == "answer"
+                and answer in s.content.get("body", "")
+            ),
+            "the coordinator's answer",
+        )
+        _step(5, "het antwoord van de coördinator komt aan bij de bewoner")
+
+        trace = MemberTrace(
+            user_id=account.user_id,
+            display_name=member_name,
+            room_ids=[private, dm.room_id],
+            event_ids=member_events,
+        )
+        bot_events = [s.source for s in coordinator.seen if s.sender == bot]
+        leaks = [leak for event in bot_events for leak in find_leaks(event, trace)]
+        if leaks:
+            print(f"  ✗ LEK: {len(leaks)} plaatsen met gegevens van de bewoner", flush=True)
+            return 1
+        _step(6, f"geen enkel gegeven van de bewoner in {len(bot_events)} berichten van de bot")
+        print("Scenario geslaagd.", flush=True)
+        return 0
+    except StepFailed as exc:
+        print(f"  ✗ {exc}", flush=True)
+        return 1
+    finally:
+        await member.client.close()
+        await coordinator.client.close()
