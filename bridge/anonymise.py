@@ -221,8 +221,10 @@ def member_text(content: Mapping[str, Any]) -> str | None:
 
 
 def coordinator_text(content: Mapping[str, Any]) -> str | None:
-    """A coordinator's answer reduced by the same rules, so their reply quote never reaches a
-    member (the fallback names the coordinator and quotes the report)."""
+    """A coordinator's answer, reduced by the same rules as `member_text`.
+
+    A coordinator's reply fallback names them and quotes the report: it never reaches a member.
+    """
     return _relayable_text(content)
 
 

@@ -71,7 +71,11 @@ class Bridge:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Log in, provision, then sync until `stop` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()
-        client = await connect(self.settings, self.secret)
+        try:
+            client = await connect(self.settings, self.secret)
+        except BaseException:
+            self.store.close()  # a refused start (IdentityError) leaves nothing open
+            raise
         self.client = client
         try:
             await self._start(client)

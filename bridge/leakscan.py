@@ -1,4 +1,4 @@
-"""Leak scanner for tests: find a member's identifiers, in any encoding, anywhere in events."""
+"""Leak scanner: find a member's identifiers, in any encoding, anywhere in events (tests, demo)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from bridge.homeserver import EmbeddedHomeserver
 from tests.conftest import MakeAccount
 from tests.integration.harness import Member, World, running_world
-from tests.leakscan import MemberTrace, assert_no_leaks
+from bridge.leakscan import MemberTrace, assert_no_leaks
 
 
 def trace_of(member: Member, *extra_events: str) -> MemberTrace:

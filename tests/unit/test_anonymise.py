@@ -20,7 +20,7 @@ from bridge.anonymise import (
     strip_mx_reply,
     strip_reply_fallback,
 )
-from tests.leakscan import MemberTrace, assert_no_leaks
+from bridge.leakscan import MemberTrace, assert_no_leaks
 
 WJ = "\u2060"
 HEADER = "Melding M-0042 · Groene Specht"

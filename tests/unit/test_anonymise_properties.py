@@ -9,8 +9,14 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bridge.anonymise import LINK_REMOVED, MENTION_REMOVED, member_text, quoted_content
-from tests.leakscan import MemberTrace, assert_no_leaks, find_leaks
+from bridge.anonymise import (
+    LINK_REMOVED,
+    MENTION_REMOVED,
+    clean_text,
+    member_text,
+    quoted_content,
+)
+from bridge.leakscan import MemberTrace, assert_no_leaks, find_leaks
 
 HEADER = "Melding M-0042 · Groene Specht"
 BASE64URL = string.ascii_letters + string.digits + "-_"
@@ -204,14 +210,24 @@ def test_every_line_of_the_members_words_is_quoted(generated: tuple[MemberTrace,
     assert quoted and all(line.startswith("> ") for line in quoted)
 
 
-HTMLISH = st.text(alphabet=st.sampled_from(list("<>/=\"' a&;#x") + ["<a href=", "mx-reply"]))
+# Fragments that make broken HTML and half reply fallbacks more likely than plain text does.
+FRAGMENTS = st.sampled_from(
+    [*"<>/=\"' a&;#x@:!$\n\r", "<a href=", "mx-reply", "> <@", "matrix.to/#/", "\x1b]", "\u200b"]
+)
+HTMLISH = st.lists(FRAGMENTS | st.text(max_size=3)).map("".join)
 
 
 @given(st.text() | HTMLISH, st.text() | HTMLISH)
-def test_member_text_never_fails_and_is_stable(body: str, formatted_body: str) -> None:
+def test_member_text_never_fails_and_gives_clean_text(body: str, formatted_body: str) -> None:
     text = member_text({"msgtype": "m.text", "body": body, "formatted_body": formatted_body})
     if text is not None:
         assert text == text.strip()
-        assert member_text({"msgtype": "m.text", "body": text}) == text
+        assert clean_text(text) == text
         assert not any(ord(ch) < 32 and ch not in "\n\t" for ch in text)
         quoted_content(HEADER, text)["formatted_body"].encode("utf-8")
+
+
+@given(st.text() | HTMLISH)
+def test_cleaning_twice_changes_nothing_more(text: str) -> None:
+    once = clean_text(text)
+    assert clean_text(once) == once

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.leakscan import MemberTrace, assert_no_leaks, find_leaks
+from bridge.leakscan import MemberTrace, assert_no_leaks, find_leaks
 
 TRACE = MemberTrace(
     user_id="@lidje:buurt.nl",
