@@ -1,0 +1,1 @@
+"""bintui: the BIN coordinator's terminal client (Textual)."""

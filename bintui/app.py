@@ -1,0 +1,201 @@
+"""The bintui application: owns the gateway, runs all network work in workers, shows errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from .gateway import ConnectionState, Gateway, LoginRequired, Report
+from .i18n import I18n
+from .screens.desk import DeskScreen
+from .screens.login import LoginScreen
+from .settings import ClientSettings
+
+GatewayFactory = Callable[[ClientSettings], Gateway]
+
+
+def matrix_gateway(settings: ClientSettings) -> Gateway:
+    """The real gateway (imported late, so tests with a fake never load nio)."""
+    from .matrix_gateway import MatrixGateway
+
+    return MatrixGateway(settings)
+
+
+class BinTuiApp(App[None]):
+    """The coordinator's client: a desk of reports over one Matrix account."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "BIN"
+    # Textual declares this without ClassVar, so mypy would reject ours with it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect")
+    ]
+
+    class GatewayChanged(Message):
+        """The gateway reported new data or a new connection state."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        gateway_factory: GatewayFactory = matrix_gateway,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.i18n = I18n(settings.language)
+        self.gateway_factory = gateway_factory
+        self.gateway: Gateway | None = None
+        self.desk = DeskScreen(self.i18n)
+        self._opened: str | None = None
+        self._unread: set[str] | None = None
+        self._sending: set[str] = set()
+        self.i18n.localise_bindings(self)
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.desk
+
+    def on_mount(self) -> None:
+        self.title = self.i18n("app.title")
+        self.connect()
+
+    async def on_unmount(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.close()
+
+    # -- network work, always in workers ----------------------------------------------
+
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect(self) -> None:
+        """Start a gateway; when it needs credentials, ask for them and try again."""
+        if self.gateway is not None:
+            gateway, self.gateway = self.gateway, None
+            await gateway.close()
+        while True:
+            gateway = self.gateway_factory(self.settings)
+            self.gateway = gateway
+            try:
+                await gateway.start(self._gateway_changed)
+            except LoginRequired as exc:
+                self.gateway = None
+                details = await self.push_screen_wait(
+                    LoginScreen(
+                        self.i18n,
+                        homeserver=self.settings.homeserver,
+                        user_id=self.settings.user_id or "",
+                        message=str(exc),
+                    )
+                )
+                if details is None:
+                    self.exit()
+                    return
+                self.settings = self.settings.with_login(
+                    details.homeserver, details.user_id, details.password
+                )
+                continue
+            except Exception as exc:
+                self.gateway = None
+                self.desk.connection = ConnectionState("offline", str(exc) or type(exc).__name__)
+                raise  # shown by the one error handler below
+            self._refresh()
+            return
+
+    @work(group="send", exit_on_error=False)
+    async def send_reply(self, report: Report, text: str) -> None:
+        """Send an answer; the composer is cleared only once the server accepted it."""
+        gateway = self.gateway
+        if gateway is None:
+            self.notify(self.i18n("desk.not_connected"), severity="warning", markup=False)
+            return
+        if report.root_event_id in self._sending:
+            return  # a second Ctrl+S while the first is still on its way
+        self._sending.add(report.root_event_id)
+        try:
+            await gateway.reply(report, text)
+        finally:
+            self._sending.discard(report.root_event_id)
+        self.desk.reply_sent(report, text)
+        self.notify(self.i18n("desk.sent"), markup=False)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place where errors from network work are shown to the coordinator."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            text = str(error) or type(error).__name__
+            self.notify(
+                text, title=self.i18n("error.title"), severity="error", markup=False, timeout=10
+            )
+            if self.gateway is not None:
+                self._refresh()
+
+    # -- messages up --------------------------------------------------------------------
+
+    def _gateway_changed(self) -> None:
+        self.post_message(self.GatewayChanged())
+
+    @on(GatewayChanged)
+    def _on_gateway_changed(self) -> None:
+        self._refresh()
+
+    @on(DeskScreen.ReportOpened)
+    def _report_opened(self, event: DeskScreen.ReportOpened) -> None:
+        self._opened = event.root_event_id
+        self._refresh()
+
+    @on(DeskScreen.ReplyRequested)
+    def _reply_requested(self, event: DeskScreen.ReplyRequested) -> None:
+        self.send_reply(event.report, event.text)
+
+    def _refresh(self) -> None:
+        """Push the gateway's reports and state down to the desk."""
+        gateway = self.gateway
+        if gateway is None:
+            return
+        reports = gateway.reports()
+        opened = next((r for r in reports if r.root_event_id == self._opened), None)
+        if opened is not None and opened.unread and self.desk.selected == self._opened:
+            # The coordinator has this report open: what arrives in it is seen.
+            gateway.mark_read(opened)
+            reports = gateway.reports()
+        self._ring_for_new(reports)
+        self.desk.reports = tuple(reports)
+        self.desk.connection = gateway.state
+
+    def _ring_for_new(self, reports: Iterable[Report]) -> None:
+        unread = {r.root_event_id for r in reports if r.unread}
+        if self.settings.bell and self._unread is not None and unread - self._unread:
+            self.bell()
+        self._unread = unread
+
+    # -- actions and command palette ----------------------------------------------------
+
+    def action_reconnect(self) -> None:
+        """Drop the connection and connect again."""
+        self.connect()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        t = self.i18n
+        if isinstance(screen, DeskScreen):
+            yield SystemCommand(t("binding.desk.send"), t("command.send.help"), screen.action_send)
+            yield SystemCommand(
+                t("binding.desk.next_unread"),
+                t("command.next_unread.help"),
+                screen.action_next_unread,
+            )
+        yield SystemCommand(
+            t("binding.app.reconnect"), t("command.reconnect.help"), self.action_reconnect
+        )
+
+
+def run_app(settings: ClientSettings) -> None:
+    """Run the client in the terminal with these settings (logged in if they allow it)."""
+    BinTuiApp(settings).run()

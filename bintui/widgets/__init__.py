@@ -1,0 +1,1 @@
+"""Reusable widgets of the client: thread view and connection indicator."""

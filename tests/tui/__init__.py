@@ -1,0 +1,1 @@
+"""Tests of the coordinator client: pure rules, settings, and Pilot tests with a fake gateway."""

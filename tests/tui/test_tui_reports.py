@@ -1,0 +1,213 @@
+"""Report building from room events: authors come from fields and senders, never from text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bintui.reports import ReportBook, RoomEvent
+from bridge.protocol import BinFields, Kind, Status
+
+BOT = "@bin:localhost"
+ANNA = "@anna:localhost"
+DESK = "!desk:localhost"
+
+
+def root_event(event_id: str = "$root", *, ts: float = 100.0, **fields: Any) -> RoomEvent:
+    values: dict[str, Any] = {
+        "report": "M-0001",
+        "pseudonym": "Blauwe Reiger",
+        "wijk": "oost",
+        "status": Status.NEW,
+        "conversation": "c1",
+        "text": "Fietsendiefstal bij de school.",
+    }
+    values.update(fields)
+    bin_fields = BinFields(kind=Kind.REPORT, **values)
+    content = {
+        "msgtype": "m.text",
+        "body": f"Melding {values['report']} · {values['pseudonym']}\n\n{values['text']}",
+        "nl.bin": bin_fields.to_content(),
+    }
+    return RoomEvent(event_id, DESK, BOT, "BIN", ts, content)
+
+
+def in_thread(
+    event_id: str,
+    sender: str,
+    body: str,
+    *,
+    ts: float,
+    root: str = "$root",
+    fields: BinFields | None = None,
+    name: str | None = None,
+) -> RoomEvent:
+    content: dict[str, Any] = {
+        "msgtype": "m.text",
+        "body": body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+    if fields is not None:
+        content["nl.bin"] = fields.to_content()
+    return RoomEvent(event_id, DESK, sender, name or sender, ts, content)
+
+
+def member_message(event_id: str, text: str, *, ts: float, pseudonym: str = "Blauwe Reiger"):
+    fields = BinFields(kind=Kind.MEMBER_MESSAGE, report="M-0001", pseudonym=pseudonym, text=text)
+    return in_thread(event_id, BOT, f"{pseudonym}: {text}", ts=ts, fields=fields, name="BIN")
+
+
+def test_a_report_root_becomes_a_report_with_its_fields() -> None:
+    book = ReportBook()
+    assert book.add(root_event())
+    (report,) = book.reports()
+    assert (report.report, report.pseudonym, report.wijk, report.status) == (
+        "M-0001",
+        "Blauwe Reiger",
+        "oost",
+        "nieuw",
+    )
+    assert report.room_id == DESK
+    assert [(i.role, i.author, i.text) for i in report.items] == [
+        ("member", "Blauwe Reiger", "Fietsendiefstal bij de school.")
+    ]
+    assert report.unread
+
+
+def test_thread_messages_are_attributed_by_sender_and_fields() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    book.add(member_message("$m1", "Het was een blauwe fiets.", ts=110))
+    book.add(in_thread("$a1", ANNA, "Dank je!", ts=120, name="Anna (coördinator)"))
+    system = BinFields(kind=Kind.SYSTEM, report="M-0001", status=Status.FORWARDED)
+    book.add(
+        in_thread("$s1", BOT, "Doorgestuurd naar de politie.", ts=130, fields=system, name="BIN")
+    )
+    (report,) = book.reports()
+    assert [(i.role, i.author, i.text) for i in report.items] == [
+        ("member", "Blauwe Reiger", "Fietsendiefstal bij de school."),
+        ("member", "Blauwe Reiger", "Het was een blauwe fiets."),
+        ("coordinator", "Anna (coördinator)", "Dank je!"),
+        ("bot", "BIN", "Doorgestuurd naar de politie."),
+    ]
+    assert report.status == "doorgestuurd"
+
+
+@pytest.mark.parametrize(
+    "forged_text",
+    [
+        "Melding M-0003 · Groene Specht:\n\nIk ben het, bel me",
+        "Anna (coördinator): ik ben ook coördinator\r\nnl.bin kind report",
+    ],
+)
+def test_a_member_cannot_forge_an_author_by_typing_a_label(forged_text: str) -> None:
+    """C07: whatever the member types, the label comes from the bot's fields."""
+    book = ReportBook()
+    book.add(root_event(text=forged_text))
+    book.add(member_message("$m1", forged_text, ts=110))
+    (report,) = book.reports()
+    assert {(i.role, i.author) for i in report.items} == {("member", "Blauwe Reiger")}
+    assert [i.text for i in report.items] == [forged_text, forged_text]
+
+
+def test_structured_fields_from_anyone_but_the_bot_do_not_make_a_member_message() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    fake = BinFields(kind=Kind.MEMBER_MESSAGE, pseudonym="Groene Specht", text="nep")
+    book.add(in_thread("$x", ANNA, "nep", ts=110, fields=fake, name="Anna"))
+    (report,) = book.reports()
+    assert (report.items[1].role, report.items[1].author) == ("coordinator", "Anna")
+
+
+def test_with_a_configured_bot_only_its_reports_count() -> None:
+    book = ReportBook(bot_user_id=BOT)
+    forged = root_event("$forged")
+    forged = RoomEvent(forged.event_id, DESK, ANNA, "Anna", forged.ts, forged.content)
+    assert not book.add(forged)
+    assert book.add(root_event())
+    assert [r.root_event_id for r in book.reports()] == ["$root"]
+
+
+def test_thread_messages_that_arrive_before_their_root_are_kept() -> None:
+    book = ReportBook()
+    assert not book.add(member_message("$m1", "later", ts=110))
+    assert book.add(root_event())
+    (report,) = book.reports()
+    assert [i.text for i in report.items] == ["Fietsendiefstal bij de school.", "later"]
+
+
+def test_the_same_event_twice_is_counted_once() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    book.add(member_message("$m1", "een", ts=110))
+    assert not book.add(member_message("$m1", "een", ts=110))
+    assert len(book.reports()[0].items) == 2
+
+
+def test_reports_are_ordered_by_latest_activity() -> None:
+    book = ReportBook()
+    book.add(root_event("$old", ts=100, report="M-0001"))
+    book.add(root_event("$new", ts=200, report="M-0002"))
+    assert [r.report for r in book.reports()] == ["M-0002", "M-0001"]
+    later = BinFields(kind=Kind.MEMBER_MESSAGE, pseudonym="Blauwe Reiger", text="nog iets")
+    book.add(in_thread("$m1", BOT, "nog iets", ts=300, root="$old", fields=later))
+    assert [r.report for r in book.reports()] == ["M-0001", "M-0002"]
+
+
+def test_unread_means_a_member_wrote_after_the_last_answer_and_nobody_looked() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    assert book.reports()[0].unread
+    book.add(in_thread("$a1", ANNA, "Dank je!", ts=120))
+    assert not book.reports()[0].unread
+    book.add(member_message("$m1", "Nog een vraag", ts=130))
+    assert book.reports()[0].unread
+    book.mark_read("$root")
+    assert not book.reports()[0].unread
+    book.add(member_message("$m2", "Hallo?", ts=140))
+    assert book.reports()[0].unread
+
+
+def test_a_redacted_message_is_dropped_and_a_redacted_root_drops_the_report() -> None:
+    """C06: after the bot redacts an old copy, the client no longer holds it."""
+    book = ReportBook()
+    book.add(root_event())
+    book.add(member_message("$m1", "Ik woon op Kerkstraat 12", ts=110))
+    book.add(member_message("$m2", "Ik woon in de buurt", ts=111))
+    assert book.redact("$m1")
+    assert [i.text for i in book.reports()[0].items][1:] == ["Ik woon in de buurt"]
+    assert book.redact("$root")
+    assert book.reports() == []
+    assert not book.redact("$unknown")
+
+
+def test_leaving_a_room_forgets_its_reports() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    assert book.forget_room(DESK)
+    assert book.reports() == []
+
+
+def test_messages_without_bin_fields_or_of_other_kinds_are_not_reports() -> None:
+    book = ReportBook()
+    assert not book.add(RoomEvent("$x", DESK, BOT, "BIN", 1, {"msgtype": "m.text", "body": "hi"}))
+    notice = {"body": "x", "nl.bin": BinFields(kind=Kind.SYSTEM).to_content()}
+    assert not book.add(RoomEvent("$y", DESK, BOT, "BIN", 1, notice))
+    future = {"body": "x", "nl.bin": {"v": 1, "kind": "something-new"}}
+    assert not book.add(RoomEvent("$z", DESK, BOT, "BIN", 1, future))
+    assert book.reports() == []
+
+
+def test_the_reply_fallback_is_removed_from_coordinator_answers() -> None:
+    """C02: a coordinator who used a client's reply button does not see the quote twice."""
+    book = ReportBook()
+    book.add(root_event())
+    quoted = "> <@bin:localhost> Melding M-0001 · Blauwe Reiger\n> Fietsen\n\nWe komen kijken."
+    book.add(in_thread("$a1", ANNA, quoted, ts=120, name="Anna"))
+    assert book.reports()[0].items[1].text == "We komen kijken."
