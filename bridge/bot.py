@@ -103,9 +103,12 @@ class Bridge:
                 len(report.invited),
                 len(report.power_levels),
             )
-            # Learn about the rooms we just created before anything is sent into them.
-            await self._sync_once(client, wait_ms=0)
+        # The first batch is handled before any later sync, so the stored sync position only
+        # moves forward and events are handled in the order they arrived.
         await self._handle_batch(client, first)
+        if report.changed:
+            # Learn about the rooms we just created (sends into them wait for this).
+            await self._sync_once(client, wait_ms=0)
 
     async def _loop(self, client: nio.AsyncClient, stop: asyncio.Event) -> None:
         backoff = 1.0

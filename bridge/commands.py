@@ -75,12 +75,12 @@ def parse(text: str, audience: Audience) -> Command | UnknownCommand | None:
             spec = lookup("?", audience)
             return Command(spec, "") if spec else None
         return None
-    word, _, rest = stripped[1:].partition(" ")
-    word = word.split("\n", 1)[0]
+    # The command word ends at any whitespace: "!aanmelden\nCODE" carries its code too.
+    word, *rest = stripped[1:].split(None, 1)
     spec = lookup(word, audience)
     if spec is None:
         return UnknownCommand(word[:32])
-    return Command(spec, rest.strip())
+    return Command(spec, rest[0].strip() if rest else "")
 
 
 def member_commands() -> tuple[CommandSpec, ...]:

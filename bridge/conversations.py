@@ -50,7 +50,8 @@ def route(inbound: Inbound, latest: ConversationState | None, window_s: float) -
     """Decide where a member's message goes.
 
     `latest` is the member's most recent conversation in their current wijk, if any.
-    A reply wins over everything else, because the member pointed at the conversation.
+    A reply wins over the state of `latest` (closed, quiet for too long), because the member
+    pointed at the conversation; only an explicit `!nieuw`, said just before, comes first.
     """
     if inbound.explicit_new:
         return StartNew()

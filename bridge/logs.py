@@ -11,18 +11,24 @@ import os
 import re
 
 # Matrix user ids, room ids, event ids, room aliases and mxc URLs; bearer tokens and
-# access_token query parameters.
+# access_token query parameters. Room ids of room version 12 have no server part: "!" and the
+# unpadded url-safe base64 of a hash (43 characters).
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"mxc://[^\s'\"]+"), "mxc://…"),
     (re.compile(r"[@!#][^\s:'\"]+:[A-Za-z0-9.\-]+(:\d+)?"), "<id>"),
     (re.compile(r"%40[^\s%]+%3A[A-Za-z0-9.\-]+", re.IGNORECASE), "<id>"),
     (re.compile(r"%21[^\s%]+%3A[A-Za-z0-9.\-]+", re.IGNORECASE), "<id>"),
+    (re.compile(r"(?:!|%21)[A-Za-z0-9_\-+/]{20,}", re.IGNORECASE), "<id>"),
     (re.compile(r"\$[A-Za-z0-9_\-+/=]{8,}"), "$…"),
     (re.compile(r"(?i)(bearer\s+)\S+"), r"\1…"),
     (re.compile(r"(?i)(access_token=)[^&\s]+"), r"\1…"),
 )
 
 NOISY_LOGGERS = ("nio", "aiohttp", "peewee", "asyncio")
+
+# Third-party messages whose details quote event content (nio logs the whole failing JSON
+# instance of a schema error, message text included, at WARNING): only the prefix is kept.
+_WITHHELD_DETAILS = ("Error validating event", "Error validating response")
 
 
 def mask(text: str) -> str:
@@ -40,6 +46,9 @@ class MaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken third-party format string must not crash logging
             message = str(record.msg)
+        for prefix in _WITHHELD_DETAILS:
+            if message.startswith(prefix):
+                message = f"{prefix} (details withheld: they can quote message content)"
         record.msg = mask(message)
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:

@@ -86,8 +86,43 @@ def pickle_key(secret: bytes) -> str:
     return hashlib.sha256(b"bin-nio-pickle\0" + secret).hexdigest()
 
 
+def harden_decrypted_event_parser() -> None:
+    """Make nio turn a malformed decrypted event into a BadEvent instead of raising.
+
+    nio validates the *clear* envelope of every event, but parses the decrypted payload with
+    code that assumes its shape: a payload with `"unsigned": 5` (or a list, or a string)
+    raises TypeError/AttributeError inside `decrypt_megolm_event`, and nio only catches
+    EncryptionError there. The exception escapes `client.sync()`, so the whole batch fails;
+    because the bot stores its sync position only after a batch, the next sync meets the same
+    event again and the bot is stuck for good. Any member can craft such a payload.
+
+    The result is what nio returns for events its schemas reject: a BadEvent, which nio then
+    marks as decrypted, so the bot answers it like any other malformed message. Idempotent.
+    """
+    event_class: Any = nio.events.room_events.Event
+    if getattr(event_class.parse_decrypted_event, "_bin_hardened", False):
+        return
+    parse = event_class.__dict__["parse_decrypted_event"].__func__
+
+    def parse_decrypted_event(cls: Any, event_dict: dict[Any, Any]) -> Any:
+        try:
+            return parse(cls, event_dict)
+        except Exception as exc:
+            log.warning(
+                "a decrypted event is malformed (%s); kept as a bad event", type(exc).__name__
+            )
+            try:
+                return nio.BadEvent.from_dict(event_dict)
+            except (KeyError, TypeError, ValueError):
+                return nio.UnknownBadEvent(event_dict)
+
+    parse_decrypted_event._bin_hardened = True  # type: ignore[attr-defined]
+    event_class.parse_decrypted_event = classmethod(parse_decrypted_event)
+
+
 def make_client(homeserver: str, user_id: str, store_dir: Path, secret: bytes) -> nio.AsyncClient:
     """A nio client with E2EE on, our own sync-token handling, and an encrypted store."""
+    harden_decrypted_event_parser()
     store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = nio.AsyncClientConfig(
         encryption_enabled=True,

@@ -9,9 +9,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +41,10 @@ def _check_user_id(value: str) -> str:
     if not USER_ID_RE.match(value):
         raise ValueError(f"not a Matrix user id: {value!r} (expected @name:server)")
     return value
+
+
+# Validated per item, so that an error names the list position: `wijken.0.coordinators.1`.
+UserId = Annotated[str, AfterValidator(_check_user_id)]
 
 
 class HomeserverSettings(BaseModel):
@@ -91,9 +103,9 @@ class WijkSettings(BaseModel):
     """Display name, e.g. `Sint-Michielsgestel Oost`."""
     join_code: SecretStr
     """The code a resident sends to the bot to join this wijk."""
-    coordinators: list[str] = Field(default_factory=list)
+    coordinators: list[UserId] = Field(default_factory=list)
     """Coordinators' Matrix user ids: the first is primary, the second reserve."""
-    police: list[str] = Field(default_factory=list)
+    police: list[UserId] = Field(default_factory=list)
     """Police and gemeente contacts' Matrix user ids (the police room)."""
 
     @field_validator("slug")
@@ -104,11 +116,6 @@ class WijkSettings(BaseModel):
                 "slug must be lowercase letters, digits and '-', starting with a letter"
             )
         return value
-
-    @field_validator("coordinators", "police")
-    @classmethod
-    def _users(cls, value: list[str]) -> list[str]:
-        return [_check_user_id(v) for v in value]
 
 
 class RelaySettings(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import nio
 from pydantic import SecretStr
 
@@ -174,6 +175,13 @@ class Sent:
     room_id: str
     event_type: str
     content: dict[str, Any]
+    txn_id: str | None = None
+    """The transaction id the bot sent it under (the homeserver de-duplicates by it)."""
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        value = self.content.get(FIELD)
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -181,13 +189,51 @@ class World:
     """A running bot with one or more wijken and the people around it."""
 
     homeserver: EmbeddedHomeserver
-    bridge: Bridge
     settings: BridgeSettings
     coordinators: dict[str, User]
     police: dict[str, User]
     tmp: Path
     sent: list[Sent] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    """The running bot; None while it is stopped."""
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    bridge: Bridge = field(init=False)
+    """The current (or last) Bridge; a restart makes a new one on the same data dir."""
+
+    async def start_bot(self) -> None:
+        """Start a new Bridge on the settings (and so the data dir) of this world."""
+        assert self.task is None, "the bot is already running"
+        self.bridge = Bridge(self.settings)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(_run_recording(self.bridge, self, self.stop))
+        await asyncio.wait_for(_ready_or_crash(self.bridge, self.task), timeout=60)
+
+    async def stop_bot(self) -> None:
+        """Stop the bot cleanly, the way SIGTERM does; its errors are raised here."""
+        task, self.task = self.task, None
+        assert task is not None, "the bot is not running"
+        self.stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+    async def restart_bot(self) -> None:
+        """Stop the bot cleanly and start a new one on the same data dir."""
+        await self.stop_bot()
+        await self.start_bot()
+
+    async def bot_ended(self, timeout: float = 20) -> BaseException | None:  # noqa: ASYNC109
+        """Wait until the bot task ends by itself (a crash); return how it ended."""
+        task, self.task = self.task, None
+        assert task is not None, "the bot is not running"
+        await asyncio.wait({task}, timeout=timeout)
+        assert task.done(), f"the bot was still running after {timeout}s"
+        if task.cancelled():
+            return asyncio.CancelledError()
+        return task.exception()
+
+    @property
+    def bot_running(self) -> bool:
+        return self.task is not None and not self.task.done()
 
     def room(self, wijk: str, role: str) -> str:
         room_id = self.bridge.store.wijk_room(wijk, role)
@@ -300,19 +346,19 @@ async def running_world(
         wijken=wijk_list,
         relay=relay or {},
     )
-    bridge = Bridge(settings)
-    world = World(homeserver, bridge, settings, staff, police, tmp)
-    stop = asyncio.Event()
-    task = asyncio.create_task(_run_recording(bridge, world, stop))
+    world = World(homeserver, settings, staff, police, tmp)
     try:
-        await asyncio.wait_for(_ready_or_crash(bridge, task), timeout=60)
+        await world.start_bot()
         for user in [*staff.values(), *police.values()]:
             await user.sync()  # accept the invites to the wijk rooms
+        for user in [*staff.values(), *police.values()]:
+            await user.sync()  # and see the rooms as joined
         yield world
     finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, timeout=30)
+        if world.task is not None:
+            world.stop.set()
+            await asyncio.wait({world.task}, timeout=30)
+            world.task = None
         for user in [*staff.values(), *police.values(), *world.users]:
             await user.close()
 
@@ -339,7 +385,7 @@ async def _run_recording(bridge: Bridge, world: World, stop: asyncio.Event) -> N
         **kw: Any,
     ) -> Any:
         if client is bridge.client:
-            world.sent.append(Sent(room_id, message_type, content))
+            world.sent.append(Sent(room_id, message_type, content, kw.get("tx_id")))
         return await original(client, room_id, message_type, content, *a, **kw)
 
     with _patched(nio.AsyncClient, "room_send", recording):
@@ -354,3 +400,19 @@ def _patched(owner: Any, name: str, value: Any) -> Any:
         yield
     finally:
         setattr(owner, name, original)
+
+
+async def client_api(
+    url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    """A raw client-server API call, as any other Matrix client would make it."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        return response.status, await response.json(content_type=None)

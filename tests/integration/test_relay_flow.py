@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridge.homeserver import EmbeddedHomeserver
+from bridge.leakscan import MemberTrace, assert_no_leaks
 from tests.conftest import MakeAccount
 from tests.integration.harness import Member, World, running_world
-from bridge.leakscan import MemberTrace, assert_no_leaks
 
 
 def trace_of(member: Member, *extra_events: str) -> MemberTrace:
