@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF_S = 30.0
 SECRET_FILE = "secret.key"
+UNDECRYPTABLE_GIVE_UP_S = 7 * 86400
 STATUS_FILE = "status.json"
 # Refusals that will not go away by retrying: the send is dropped (and logged, without content).
 PERMANENT_ERRORS = ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_TOO_LARGE")
@@ -64,7 +65,6 @@ class Bridge:
         self.errors = 0
         self.last_error: str | None = None
         self.last_sync: float | None = None
-        self._undecrypted: list[tuple[str, nio.MegolmEvent]] = []
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -254,7 +254,9 @@ class Bridge:
 
     async def _on_event(self, client: nio.AsyncClient, room_id: str, event: Any) -> None:
         if isinstance(event, nio.MegolmEvent):
-            self._undecrypted.append((room_id, event))
+            # Kept (ciphertext only) until its key arrives, across restarts too (case C13).
+            if not self.store.is_handled(self.relay.event_digest(event.event_id)):
+                self.store.keep_undecrypted(room_id, event.event_id, dict(event.source))
             with contextlib.suppress(nio.LocalProtocolError):  # already requested
                 await client.request_room_key(event)
             return
@@ -313,17 +315,23 @@ class Bridge:
 
     async def _retry_undecrypted(self, client: nio.AsyncClient) -> None:
         """Try again the events whose room key had not arrived yet (case C13)."""
-        still: list[tuple[str, nio.MegolmEvent]] = []
-        for room_id, event in self._undecrypted:
+        for room_id, raw in self.store.undecrypted():
+            event = nio.MegolmEvent.from_dict(raw)
+            if not isinstance(event, nio.MegolmEvent):
+                self.store.forget_undecrypted(str(raw.get("event_id")))
+                continue
+            event.room_id = room_id
             try:
                 decrypted = client.decrypt_event(event)
             except Exception:
                 decrypted = None
             if decrypted is None or isinstance(decrypted, nio.MegolmEvent):
-                still.append((room_id, event))
+                if time.time() - event.server_timestamp / 1000 > UNDECRYPTABLE_GIVE_UP_S:
+                    self.store.forget_undecrypted(event.event_id)
+                    log.warning("gave up on an event whose room key never arrived")
                 continue
             await self._isolated(self._dispatch(room_id, decrypted))
-        self._undecrypted = still
+            self.store.forget_undecrypted(event.event_id)
 
     # --- outbound ---------------------------------------------------------------------
 
@@ -333,8 +341,6 @@ class Bridge:
             if send.room_id not in client.rooms:
                 return  # not synced yet: keep order, try after the next sync
             content = self._with_thread(send)
-            if content is None:
-                return
             response = await client.room_send(
                 send.room_id,
                 send.event_type,
@@ -350,12 +356,14 @@ class Bridge:
             else:
                 raise ConnectionError(f"send failed: {getattr(response, 'status_code', '?')}")
 
-    def _with_thread(self, send: PendingSend) -> dict[str, Any] | None:
+    def _with_thread(self, send: PendingSend) -> dict[str, Any]:
         if not send.in_thread or send.conversation_id is None:
             return send.content
         conversation = self.store.conversation(send.conversation_id)
         if conversation is None or conversation.root_event_id is None:
-            return None
+            # The root was refused for good (it would be queued ahead of this send otherwise):
+            # post without the thread link rather than block the outbox for everyone.
+            return send.content
         root = conversation.root_event_id
         return {
             **send.content,
@@ -375,7 +383,7 @@ class Bridge:
             "ready": self.ready.is_set(),
             "last_sync": self.last_sync,
             "outbox": len(self.store.pending_sends()),
-            "undecrypted": len(self._undecrypted),
+            "undecrypted": len(self.store.undecrypted()),
             "errors": self.errors,
             "last_error": self.last_error,
             "wijken": {

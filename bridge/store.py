@@ -69,6 +69,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE legacy_dms (room_id TEXT PRIMARY KEY, member_key TEXT NOT NULL,
         created_at REAL NOT NULL);
     """,
+    # 2: events that could not be decrypted yet survive a restart (case C13)
+    """
+    CREATE TABLE undecrypted (
+        event_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        received_at REAL NOT NULL
+    );
+    """,
 )
 
 
@@ -401,6 +410,27 @@ class Store:
                         "UPDATE conversations SET root_event_id=? WHERE id=?",
                         (event_id, send.conversation_id),
                     )
+
+    # --- events waiting for their room key ---------------------------------------------
+
+    def keep_undecrypted(self, room_id: str, event_id: str, event: dict[str, Any]) -> None:
+        """Keep an encrypted event (ciphertext only) until its room key arrives."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO undecrypted(event_id, room_id, event, received_at) "
+                "VALUES(?,?,?,?)",
+                (event_id, room_id, json.dumps(event), time.time()),
+            )
+
+    def undecrypted(self) -> list[tuple[str, dict[str, Any]]]:
+        """(room id, raw encrypted event) of every event still waiting for its key."""
+        rows = self._db.execute("SELECT room_id, event FROM undecrypted ORDER BY received_at")
+        return [(str(r[0]), json.loads(r[1])) for r in rows]
+
+    def forget_undecrypted(self, event_id: str) -> None:
+        """The event was decrypted and handled (or given up on)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM undecrypted WHERE event_id=?", (event_id,))
 
     # --- member-created direct chats the bot leaves -------------------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bintui.gateway import ConnectionState, GatewayError, LoginRequired, Report, ThreadItem
 
-NOW = time.time()  # ages in the desk are relative to the real clock
+
 
 
 def report(
@@ -23,7 +23,7 @@ def report(
 ) -> Report:
     """A report in the desk with the member's first message and optional coordinator answers."""
     root = f"$root{number}"
-    opened = NOW - minutes_ago * 60
+    opened = time.time() - minutes_ago * 60  # ages are relative to the real clock
     items = [ThreadItem(root, "member", pseudonym, text, opened)]
     items += [
         ThreadItem(f"$answer{number}-{i}", "coordinator", "Coördinator Anna", answer, opened + i)
