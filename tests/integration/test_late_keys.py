@@ -54,7 +54,7 @@ async def test_a_message_whose_key_arrives_after_a_bot_restart_is_relayed_exactl
         class FromTheStart(type(session)):  # type: ignore[misc]
             @property
             def session_key(self) -> str:
-                return key_at_index_0
+                return str(key_at_index_0)
 
         session.__class__ = FromTheStart
         session.shared = False

@@ -9,8 +9,6 @@ from dataclasses import replace
 from bintui.gateway import ConnectionState, GatewayError, LoginRequired, Report, ThreadItem
 
 
-
-
 def report(
     number: int,
     pseudonym: str,
