@@ -16,12 +16,22 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
+## The js resident's pinned matrix-js-sdk (tests/js/package-lock.json), installed again when the
+## lock file changes; the stamp lives inside node_modules, so deleting that re-installs too.
+JS := tests/js
+$(JS)/node_modules/.npm-ci.stamp: $(JS)/package.json $(JS)/package-lock.json
+	npm ci --prefix $(JS) --ignore-scripts --no-audit --no-fund
+	touch $@
+
+.PHONY: js-install
+js-install: $(JS)/node_modules/.npm-ci.stamp
+
 ## Start the embedded BIN (local Synapse + bot) and open the coordinator client.
 run: install
 	$(BIN)/bin-bridge demo --data-dir $(DATA)
 
 ## Install everything and run every check: lint, types, import contracts and all tests.
-test: install lint types contracts
+test: install js-install lint types contracts
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
