@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nio
 
-from bridge.homeserver import Account, EmbeddedHomeserver
-from bridge.leakscan import MemberTrace, assert_no_leaks
+from bridge.homeserver import EmbeddedHomeserver
+from bridge.leakscan import assert_no_leaks
 from tests.conftest import MakeAccount
-from tests.integration.harness import Received, World, make_user, running_world
+from tests.integration.harness import make_user, running_world
+from tests.integration.js_harness import (
+    JsMember,
+    assert_bot_leaks_nothing,
+    bot_events_of,
+    desk_event,
+    js_member,
+)
 from tests.js.resident import JsEvent, JsResident
 
 ELEMENT_HTML_TAGS = frozenset(
@@ -29,96 +35,6 @@ ELEMENT_HTML_TAGS = frozenset(
 )
 """The tags Element's sanitiser keeps (matrix-react-sdk HtmlUtils); anything else is dropped."""
 _VOID_TAGS = frozenset({"br", "hr", "img"})
-
-
-@dataclass
-class JsMember:
-    """A resident logged in with the js client, with their DM and the bot's private room."""
-
-    js: JsResident
-    account: Account
-    display_name: str
-    dm_room: str
-    private_room: str
-    sent: list[str] = field(default_factory=list)
-    """Event ids of everything this resident sent."""
-
-    async def say(self, text: str) -> str:
-        event_id = await self.js.send(self.private_room, text)
-        self.sent.append(event_id)
-        return event_id
-
-    async def notice_after(self, mark: int, needle: str) -> JsEvent:
-        """The bot's next message in the private room (after seq `mark`) containing `needle`."""
-        return await self.js.wait_for(room_id=self.private_room, body=needle, after=mark)
-
-    def trace(self, *extra: str) -> MemberTrace:
-        """Everything about this resident that must never leave their own rooms."""
-        own_rooms = (self.private_room, self.dm_room)
-        return MemberTrace(
-            user_id=self.account.user_id,
-            display_name=self.display_name,
-            room_ids=list(own_rooms),
-            # Every event of their rooms: theirs, and the bot's answers they could reply to.
-            event_ids=sorted(
-                {*self.sent, *(e.event_id for e in self.js.events if e.room_id in own_rooms)}
-            ),
-            extra=list(extra),
-        )
-
-
-async def js_member(
-    world: World, register: MakeAccount, js: JsResident, *, sign_up: bool = True
-) -> JsMember:
-    """Log a new resident in with the js client, start a DM with the bot, join the bot's room."""
-    display_name = f"Jopie Jansen {uuid.uuid4().hex[:4]}"
-    account = register("jslid", displayname=display_name)
-    await js.login(world.homeserver.url, account.user_id, account.password)
-    dm_room = await js.start_dm(world.settings.bot.user_id)
-    private_room = await js.wait_for_invite(not_room=dm_room)
-    await js.join(private_room)
-    await js.wait_for(room_id=private_room, kind="notice", body="aanmeldcode")
-    member = JsMember(js, account, display_name, dm_room, private_room)
-    if sign_up:
-        mark = js.last_seq
-        await member.say(world.join_code("oost"))
-        await member.notice_after(mark, "aangemeld")
-    return member
-
-
-def bot_events_of(js: JsResident, world: World, room_id: str) -> list[JsEvent]:
-    return [
-        e
-        for e in js.in_room(room_id)
-        if e.sender == world.settings.bot.user_id
-        and e.type in ("m.room.message", "m.room.encrypted")
-    ]
-
-
-def assert_bot_leaks_nothing(world: World, member: JsMember, *extra: str) -> None:
-    """Scan all the bot sent outside the resident's rooms, and what coordinators decrypted."""
-    own_rooms = (member.private_room, member.dm_room)
-    outside = [s.content for s in world.sent if s.room_id not in own_rooms]
-    assert outside, "the bot sent nothing outside the resident's rooms"
-    trace = member.trace(*extra)
-    assert_no_leaks(outside, trace)
-    for coordinator in world.coordinators.values():
-        seen = [e.source for e in coordinator.events if e.sender == world.settings.bot.user_id]
-        assert_no_leaks(seen, trace)
-
-
-async def desk_event(
-    world: World, kind: str, text: str | None = None, what: str = "a desk event"
-) -> Received:
-    desk = world.room("oost", "desk")
-    return await world.coordinator("oost").wait_for_event(
-        lambda e: (
-            e.room_id == desk
-            and e.fields.get("kind") == kind
-            and (text is None or e.fields.get("text") == text)
-        ),
-        what=what,
-    )
 
 
 # --- what Element makes of the bot's HTML ----------------------------------------------------

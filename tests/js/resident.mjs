@@ -390,25 +390,42 @@ const commands = {
         return { event_id: response.event_id };
     },
 
-    /** Encrypt a file with the Rust crypto, upload the ciphertext and send it as m.image. */
-    async sendImage({ room_id, path, name, mimetype = "image/jpeg", width, height }) {
+    /**
+     * Send a photo the way Element Web does: encrypted with the Rust crypto's attachment
+     * encryption, `body` the file name, an encrypted thumbnail and a blurhash in `info`.
+     * With a `caption`, the Matrix 1.10 shape instead: `body` the caption, `filename` the name.
+     */
+    async sendImage({ room_id, path, name, mimetype = "image/jpeg", width, height, caption }) {
         const c = requireClient();
         const data = new Uint8Array(readFileSync(path));
-        const encrypted = wasm.Attachment.encrypt(data);
-        const info = JSON.parse(encrypted.mediaEncryptionInfo);
-        const upload = await c.uploadContent(encrypted.encryptedData, {
-            type: "application/octet-stream",
-            includeFilename: false,
-        });
+        const upload = async () => {
+            const encrypted = wasm.Attachment.encrypt(data);
+            const file = JSON.parse(encrypted.mediaEncryptionInfo);
+            const response = await c.uploadContent(encrypted.encryptedData, {
+                type: "application/octet-stream",
+                includeFilename: false,
+            });
+            return { ...file, url: response.content_uri, mimetype };
+        };
+        const file = await upload();
+        const thumbnail = await upload(); // a small photo is its own thumbnail
+        const dimensions = { ...(width ? { w: width } : {}), ...(height ? { h: height } : {}) };
         const content = {
             msgtype: "m.image",
-            body: name,
-            filename: name,
-            info: { mimetype, size: data.length, ...(width ? { w: width } : {}), ...(height ? { h: height } : {}) },
-            file: { ...info, url: upload.content_uri, mimetype },
+            body: caption ?? name,
+            ...(caption !== undefined ? { filename: name } : {}),
+            info: {
+                mimetype,
+                size: data.length,
+                ...dimensions,
+                thumbnail_file: thumbnail,
+                thumbnail_info: { mimetype, size: data.length, ...dimensions },
+                "xyz.amorgos.blurhash": "LKO2?U%2Tw=w]~RBVZRi};RPxuwH",
+            },
+            file,
         };
         const response = await c.sendMessage(room_id, content);
-        return { event_id: response.event_id, mxc: upload.content_uri, content };
+        return { event_id: response.event_id, mxc: [file.url, thumbnail.url], content };
     },
 
     /** How this client rates someone's devices: signed by their owner, verified by us. */

@@ -318,17 +318,26 @@ class JsResident:
         return str(result["event_id"])
 
     async def send_image(
-        self, room_id: str, path: Path, name: str, width: int, height: int
+        self,
+        room_id: str,
+        path: Path,
+        width: int,
+        height: int,
+        caption: str | None = None,
     ) -> dict[str, Any]:
-        """Upload an encrypted JPEG and send it as m.image; returns event_id, mxc and content."""
+        """Send an encrypted JPEG as Element does (with a thumbnail); `caption` as Matrix 1.10.
+
+        Returns event_id, mxc (the photo's and the thumbnail's URLs) and the content sent."""
+        args: dict[str, Any] = {"caption": caption} if caption is not None else {}
         result: dict[str, Any] = await self.call(
             "sendImage",
             timeout=60,
             room_id=room_id,
             path=str(path),
-            name=name,
+            name=path.name,
             width=width,
             height=height,
+            **args,
         )
         return result
 

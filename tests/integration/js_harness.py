@@ -1,0 +1,139 @@
+"""World helpers for the js resident's scenarios: a js member of a running world, desk checks."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.homeserver import Account
+from bridge.leakscan import MemberTrace, assert_no_leaks
+from tests.conftest import MakeAccount
+from tests.integration.harness import Received, World, client_api
+from tests.js.resident import JsEvent, JsResident
+
+
+@dataclass
+class JsMember:
+    """A resident logged in with the js client, with their DM and the bot's private room."""
+
+    js: JsResident
+    account: Account
+    display_name: str
+    dm_room: str
+    private_room: str
+    sent: list[str] = field(default_factory=list)
+    """Event ids of everything this resident sent."""
+    uploads: list[str] = field(default_factory=list)
+    """The mxc:// URLs of this resident's uploads."""
+    file_names: list[str] = field(default_factory=list)
+    """The names of the files this resident sent."""
+
+    async def say(self, text: str) -> str:
+        event_id = await self.js.send(self.private_room, text)
+        self.sent.append(event_id)
+        return event_id
+
+    async def send_photo(
+        self, path: Path, width: int, height: int, caption: str | None = None
+    ) -> dict[str, Any]:
+        """Send an encrypted JPEG as m.image, the way Element does."""
+        result = await self.js.send_image(self.private_room, path, width, height, caption)
+        self.sent.append(str(result["event_id"]))
+        self.uploads.extend(str(url) for url in result["mxc"])
+        self.file_names.append(path.name)
+        return result
+
+    async def notice_after(self, mark: int, needle: str) -> JsEvent:
+        """The bot's next message in the private room (after seq `mark`) containing `needle`."""
+        return await self.js.wait_for(room_id=self.private_room, body=needle, after=mark)
+
+    def trace(self, *extra: str) -> MemberTrace:
+        """Everything about this resident that must never leave their own rooms."""
+        own_rooms = (self.private_room, self.dm_room)
+        return MemberTrace(
+            user_id=self.account.user_id,
+            display_name=self.display_name,
+            room_ids=list(own_rooms),
+            # Every event of their rooms: theirs, and the bot's answers they could reply to.
+            event_ids=sorted(
+                {*self.sent, *(e.event_id for e in self.js.events if e.room_id in own_rooms)}
+            ),
+            mxc_urls=list(self.uploads),
+            file_names=list(self.file_names),
+            extra=list(extra),
+        )
+
+
+async def js_member(
+    world: World, register: MakeAccount, js: JsResident, *, sign_up: bool = True
+) -> JsMember:
+    """Log a new resident in with the js client, start a DM with the bot, join the bot's room."""
+    display_name = f"Jopie Jansen {uuid.uuid4().hex[:4]}"
+    account = register("jslid", displayname=display_name)
+    await js.login(world.homeserver.url, account.user_id, account.password)
+    dm_room = await js.start_dm(world.settings.bot.user_id)
+    private_room = await js.wait_for_invite(not_room=dm_room)
+    await js.join(private_room)
+    await js.wait_for(room_id=private_room, kind="notice", body="aanmeldcode")
+    member = JsMember(js, account, display_name, dm_room, private_room)
+    if sign_up:
+        mark = js.last_seq
+        await member.say(world.join_code("oost"))
+        await member.notice_after(mark, "aangemeld")
+    return member
+
+
+def bot_events_of(js: JsResident, world: World, room_id: str) -> list[JsEvent]:
+    return [
+        e
+        for e in js.in_room(room_id)
+        if e.sender == world.settings.bot.user_id
+        and e.type in ("m.room.message", "m.room.encrypted")
+    ]
+
+
+def assert_bot_leaks_nothing(world: World, member: JsMember, *extra: str) -> None:
+    """Scan all the bot sent outside the resident's rooms, and what coordinators decrypted."""
+    own_rooms = (member.private_room, member.dm_room)
+    outside = [s.content for s in world.sent if s.room_id not in own_rooms]
+    assert outside, "the bot sent nothing outside the resident's rooms"
+    trace = member.trace(*extra)
+    assert_no_leaks(outside, trace)
+    for coordinator in world.coordinators.values():
+        seen = [e.source for e in coordinator.events if e.sender == world.settings.bot.user_id]
+        assert_no_leaks(seen, trace)
+
+
+async def desk_event(
+    world: World, kind: str, text: str | None = None, what: str = "a desk event"
+) -> Received:
+    desk = world.room("oost", "desk")
+    return await world.coordinator("oost").wait_for_event(
+        lambda e: (
+            e.room_id == desk
+            and e.fields.get("kind") == kind
+            and (text is None or e.fields.get("text") == text)
+        ),
+        what=what,
+    )
+
+
+async def desk_copy_redacted(world: World, event_id: str, timeout: float = 20) -> None:  # noqa: ASYNC109
+    """Wait until a desk event reads as redacted (content gone) to the coordinators."""
+    coordinator = world.coordinator("oost")
+    path = f"/_matrix/client/v3/rooms/{world.room('oost', 'desk')}/event/{event_id}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status, event = await client_api(
+            world.homeserver.url, coordinator.account.access_token, "GET", path
+        )
+        assert status == 200, (status, event)
+        if not event.get("content") and "redacted_because" in event.get("unsigned", {}):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"desk event {event_id} was not redacted within {timeout}s")
+        await asyncio.sleep(0.2)
