@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
@@ -228,6 +228,33 @@ def coordinator_text(content: Mapping[str, Any]) -> str | None:
     return _relayable_text(content)
 
 
+def image_caption(content: Mapping[str, Any]) -> str | None:
+    """The cleaned caption of an `m.image`, or None.
+
+    Since Matrix 1.10 `body` is a caption only when a separate `filename` is given and differs
+    from it; otherwise `body` is the file name, which must never cross (it may name a street
+    or a person: `IMG_20261201_Kerkstraat12_Jansen.jpg`).
+    """
+    body = content.get("body")
+    filename = content.get("filename")
+    if not isinstance(body, str) or not isinstance(filename, str) or body.strip() == filename:
+        return None
+    caption = {
+        key: content[key] for key in ("body", "formatted_body", "m.relates_to") if key in content
+    }
+    return member_text({**caption, "msgtype": "m.text"})
+
+
+def location_uri(content: Mapping[str, Any]) -> str | None:
+    """The `geo:` URI of an `m.location` (classic field or the extensible-events one)."""
+    for key in ("m.location", "org.matrix.msc3488.location"):
+        value = content.get(key)
+        if isinstance(value, Mapping) and isinstance(value.get("uri"), str):
+            return str(value["uri"])
+    uri = content.get("geo_uri")
+    return uri if isinstance(uri, str) else None
+
+
 # --- Building what the bot posts -------------------------------------------------------------
 
 
@@ -275,3 +302,157 @@ def plain_content(text: str, *, msgtype: str = "m.notice") -> dict[str, Any]:
         "formatted_body": _html_lines(text),
         "m.mentions": {},
     }
+
+
+# --- Links in a coordinator's answer ---------------------------------------------------------
+
+# A link with a scheme, a "www." host, or a bare host name with a top-level domain of letters,
+# which every client turns into a clickable link. A unique link in an answer could reveal the
+# member's IP address to whoever runs the server it points at, the moment the member clicks.
+_URL = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s<>\"']+"
+    r"|\bwww\.[^\s<>\"']+"
+    r"|(?<![\w@.\-/])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    r"(?![\w\-@])(?:[/?#][^\s<>\"']*)?",
+    re.IGNORECASE,
+)
+_URL_TRAILING = ".,;:!?)]}'\""
+
+
+def link_host(url: str) -> str | None:
+    """The host a link leads to (lowercase), or None when it cannot be told safely.
+
+    A link with user info (`https://politie.nl@elders.example/`), a backslash before the path
+    (which browsers read as "/"), or a host that is not plain ASCII is never given a host.
+    """
+    rest = url
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        if scheme.lower() not in ("http", "https"):
+            return None
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority or "\\" in authority or "%" in authority or not authority.isascii():
+        return None
+    host = authority.rsplit(":", 1)[0] if re.search(r":\d*$", authority) else authority
+    host = host.lower().rstrip(".")
+    if not re.fullmatch(r"[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", host):
+        return None
+    return host
+
+
+def allowed_link(url: str, allowed_domains: Iterable[str]) -> bool:
+    """Whether a link points into one of `allowed_domains` (the domain or a subdomain of it)."""
+    host = link_host(url)
+    if host is None:
+        return False
+    for domain in allowed_domains:
+        domain = domain.strip().lower().lstrip(".").rstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
+
+
+def defang(url: str) -> str:
+    """A link no client will make clickable, still readable: `hxxps://example[.]com/x[.]html`."""
+    text = re.sub(r"^(h)tt(ps?)(?=://)", r"\1xx\2", url, flags=re.IGNORECASE)
+    if not re.match(r"^hxxps?://", text, flags=re.IGNORECASE):
+        text = text.replace("://", "[:]//", 1)
+    return text.replace(".", "[.]")
+
+
+def defang_links(text: str, allowed_domains: Iterable[str]) -> str:
+    """Leave links into allow-listed domains alone; defang every other link in `text`."""
+    domains = tuple(allowed_domains)
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group(0)
+        stripped = url.rstrip(_URL_TRAILING)
+        tail = url[len(stripped) :]
+        if not stripped or allowed_link(stripped, domains):
+            return url
+        return defang(stripped) + tail
+
+    return _URL.sub(replace, text)
+
+
+# --- Long texts ------------------------------------------------------------------------------
+
+# Characters that belong to the character before them: a cut never goes just before one of
+# these (nor just after a joiner), so that an emoji or an accented letter is never split.
+_JOINS_PREVIOUS = re.compile(
+    r"[\u0300-\u036f\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
+)
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut `text` (at most `limit` characters): after a line, a space, or a grapheme."""
+    if limit >= len(text):
+        return len(text)
+    window = text[:limit]
+    for separator in ("\n", " "):
+        at = window.rfind(separator)
+        if at >= limit // 2:
+            return at + 1
+    cut = limit
+    while cut > 1 and (_JOINS_PREVIOUS.match(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return cut
+
+
+def split_text(text: str, fits: Callable[[str], bool], max_parts: int = 8) -> list[str] | None:
+    """Split `text` into parts for which `fits(part)` holds; None if that takes too many.
+
+    Parts end after a line break or a space where one is near, and never inside an emoji or
+    an accented letter. Joined again (with the cut whitespace) they give the text back.
+    """
+    parts: list[str] = []
+    rest = text
+    while rest:
+        if len(parts) == max_parts:
+            return None
+        if fits(rest):
+            parts.append(rest)
+            break
+        low, high = 1, len(rest)  # fits(rest[:low]) is assumed; rest itself does not fit
+        while low + 1 < high:
+            middle = (low + high) // 2
+            if fits(rest[:middle]):
+                low = middle
+            else:
+                high = middle
+        cut = _cut_point(rest, low)
+        parts.append(rest[:cut])
+        rest = rest[cut:]
+    cleaned = [clean_text(part) for part in parts]
+    return [part for part in cleaned if part] or None
+
+
+# --- Locations -------------------------------------------------------------------------------
+
+_GEO_URI = re.compile(
+    r"^geo:(-?\d{1,3}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)(?:,-?\d+(?:\.\d+)?)?(?:;.*)?$"
+)
+LOCATION_DECIMALS = 3
+"""Three decimals of a degree: about 110 m north-south and 70 m east-west in the Netherlands."""
+
+
+def rounded_geo_uri(uri: str, decimals: int = LOCATION_DECIMALS) -> str | None:
+    """A `geo:` URI rounded to `decimals` (no altitude, no uncertainty), or None if invalid."""
+    match = _GEO_URI.match(uri.strip())
+    if match is None:
+        return None
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return f"geo:{lat:.{decimals}f},{lon:.{decimals}f}"
+
+
+def is_live_location(event_type: str, content: Mapping[str, Any]) -> bool:
+    """A live location share: a beacon (MSC3672/MSC3489) or a location flagged as live."""
+    if "beacon" in event_type:
+        return True
+    for key in ("org.matrix.msc3488.asset", "m.asset"):
+        asset = content.get(key)
+        if isinstance(asset, Mapping) and asset.get("type") == "m.live":
+            return True
+    return "live" in content and content.get("live") is True

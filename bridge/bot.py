@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -21,12 +22,13 @@ from typing import Any
 
 import nio
 
-from bridge import i18n, provision
+from bridge import i18n, media, provision
+from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
-from bridge.relay import Inbound, Relay
+from bridge.relay import Inbound, Relay, RelayedImage
 from bridge.settings import BridgeSettings
-from bridge.store import PendingSend, Store
+from bridge.store import REDACTION, PendingSend, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ MAX_BACKOFF_S = 30.0
 SECRET_FILE = "secret.key"
 UNDECRYPTABLE_GIVE_UP_S = 7 * 86400
 STATUS_FILE = "status.json"
+# A generous timeline per room and sync; a longer backlog is fetched page by page (`_gap`).
+SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
 # Refusals that will not go away by retrying: the send is dropped (and logged, without content).
 PERMANENT_ERRORS = ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_TOO_LARGE")
 
@@ -60,11 +64,16 @@ class Bridge:
         self.secret = load_or_create_secret(settings)
         self.store = Store(settings.bot.data_dir / "bridge.db")
         self.relay = Relay(settings, self.store, self.secret)
+        self.broadcaster = BroadcastRunner(
+            self.relay.broadcasts, self.store, settings.relay.broadcast_concurrency
+        )
+        self._broadcasting: asyncio.Task[None] | None = None
         self.client: nio.AsyncClient | None = None
         self.ready = asyncio.Event()
         self.errors = 0
         self.last_error: str | None = None
         self.last_sync: float | None = None
+        self.gaps_filled = 0
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -84,18 +93,24 @@ class Bridge:
             log.info("bot ready")
             await self._loop(client, stop)
         finally:
+            if self._broadcasting is not None:
+                # Deliveries not yet confirmed keep their txn ids and resume on the next start.
+                self._broadcasting.cancel()
+                await asyncio.gather(self._broadcasting, return_exceptions=True)
             await client.close()
             self.store.close()
             log.info("bot stopped")
 
     async def _start(self, client: nio.AsyncClient) -> None:
-        first = await client.sync(timeout=0, full_state=True, since=self.store.sync_token)
+        since = self.store.sync_token
+        first = await client.sync(timeout=0, full_state=True, since=since, sync_filter=SYNC_FILTER)
         if not isinstance(first, nio.SyncResponse):
             raise RuntimeError(f"the first sync failed: {first.message}")
         await self._maintain_keys(client)
         await ensure_cross_signing(client, self.settings.bot.key_file)
         await self._set_display_name(client)
         report = await provision.reconcile(client, self.settings, self.store)
+        self.store.forget_expired_blocks(time.time())  # digests kept only for their period
         if report.changed:
             log.info(
                 "provisioning: %d rooms created, %d invites, %d power level changes",
@@ -105,7 +120,7 @@ class Bridge:
             )
         # The first batch is handled before any later sync, so the stored sync position only
         # moves forward and events are handled in the order they arrived.
-        await self._handle_batch(client, first)
+        await self._handle_batch(client, first, since)
         if report.changed:
             # Learn about the rooms we just created (sends into them wait for this).
             await self._sync_once(client, wait_ms=0)
@@ -134,26 +149,70 @@ class Bridge:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _sync_once(self, client: nio.AsyncClient, wait_ms: int) -> None:
-        response = await client.sync(timeout=wait_ms, since=self.store.sync_token)
+        since = self.store.sync_token
+        response = await client.sync(timeout=wait_ms, since=since, sync_filter=SYNC_FILTER)
         if not isinstance(response, nio.SyncResponse):
             raise ConnectionError(f"sync failed: {getattr(response, 'status_code', '?')}")
         await self._maintain_keys(client)
-        await self._handle_batch(client, response)
+        await self._handle_batch(client, response, since)
 
-    async def _handle_batch(self, client: nio.AsyncClient, response: nio.SyncResponse) -> None:
+    async def _handle_batch(
+        self, client: nio.AsyncClient, response: nio.SyncResponse, since: str | None
+    ) -> None:
+        """Handle one sync response that was requested `since` the stored position."""
         await self._flush_outbox(client)
         for room_id, info in response.rooms.invite.items():
             await self._isolated(self._on_invite(client, room_id, info))
         await self._leave_legacy_dms(client)
         for room_id, info in response.rooms.join.items():
-            for event in info.timeline.events:
+            events = list(info.timeline.events)
+            if info.timeline.limited and since is not None:
+                # The homeserver left out the oldest events of this room (more arrived than the
+                # timeline limit, e.g. while the bot was down): fetch them before the rest.
+                events = await self._gap(client, room_id, info.timeline.prev_batch, since) + events
+            for event in events:
                 await self._isolated(self._on_event(client, room_id, event))
         await self._retry_undecrypted(client)
         await self._flush_outbox(client)
+        self._start_broadcasts(client)
         with self.store.transaction() as db:
             self.store.set_meta("sync_token", response.next_batch, db)
         self.last_sync = time.time()
         self._write_status()
+
+    def _start_broadcasts(self, client: nio.AsyncClient) -> None:
+        """Deliver due broadcasts in the background, so the sync loop keeps relaying."""
+        if self._broadcasting is not None and not self._broadcasting.done():
+            return
+        if not self.relay.broadcasts.due() and not self.relay.broadcasts.late_deliveries():
+            return
+        self._broadcasting = asyncio.create_task(self._isolated(self.broadcaster.run_due(client)))
+
+    async def _gap(
+        self, client: nio.AsyncClient, room_id: str, prev_batch: str | None, since: str
+    ) -> list[Any]:
+        """The events of a room between our stored position and a limited timeline, oldest first.
+
+        A failure here fails the whole batch (the sync position is then not stored), so a gap is
+        never skipped.
+        """
+        if prev_batch is None:
+            return []
+        events: list[Any] = []
+        token = prev_batch
+        while True:
+            page = await client.room_messages(
+                room_id, start=token, end=since, direction=nio.MessageDirection.back, limit=100
+            )
+            if not isinstance(page, nio.RoomMessagesResponse):
+                raise ConnectionError(f"fetching a gap failed: {getattr(page, 'status_code', '?')}")
+            events.extend(page.chunk)
+            if not page.chunk or not page.end or page.end == token:
+                break
+            token = page.end
+        self.gaps_filled += 1
+        events.reverse()
+        return events
 
     async def _isolated(self, work: Any) -> None:
         """Run one event's handling; a failure is logged without content and never spreads."""
@@ -275,6 +334,9 @@ class Bridge:
             return
         member = self.store.member_by_room(room_id)
         role = self.store.room_role(room_id)
+        image = None
+        if member is not None and self.relay.member_key(sender) == member.member_key:
+            image = await self._member_image(member, event)
         try:
             with self.store.transaction() as db:
                 if member is not None:
@@ -283,12 +345,26 @@ class Bridge:
                     elif isinstance(event, nio.RoomMemberEvent):
                         if event.membership == "join" and not member.welcomed:
                             self.relay.welcome(db, member)
+                    elif _redacts(event) is not None:
+                        redacts = str(_redacts(event))
+                        self.relay.handle_member_redaction(db, member, sender, redacts)
+                    elif _is_live_location(event):
+                        self.relay.handle_member_live_location(db, member)
                     elif _is_message(event):
-                        self.relay.handle_member_message(db, member, self._inbound(event))
+                        self.relay.handle_member_message(db, member, self._inbound(event, image))
+                elif role is not None and role[1] == "desk" and _redacts(event) is not None:
+                    wijk = self.settings.wijk(role[0])
+                    if wijk is not None:
+                        redacts = str(_redacts(event))
+                        self.relay.handle_desk_redaction(db, wijk, sender, redacts)
                 elif role is not None and role[1] == "desk" and _is_message(event):
                     wijk = self.settings.wijk(role[0])
                     if wijk is not None:
                         self.relay.handle_desk_message(db, wijk, self._inbound(event))
+                elif role is not None and role[1] == "wijk" and _is_message(event):
+                    wijk = self.settings.wijk(role[0])
+                    if wijk is not None:
+                        self.relay.handle_wijk_message(db, wijk, self._inbound(event))
                 self.store.mark_handled(db, digest)
         except Exception as exc:
             ref = self._record_error(exc)
@@ -300,12 +376,33 @@ class Bridge:
         if self.client is not None:
             await self._flush_outbox(self.client)
 
+    async def _member_image(self, member: Any, event: Any) -> RelayedImage | None:
+        """Run a member's photo through the media pipeline, before its transaction (C04).
+
+        Only when the relay would take it (signed up, encrypted, not blocked, within the rate
+        limit); a refusal or failure gives None, and the member hears that it was not sent.
+        """
+        content = content_of(event)
+        if content.get("msgtype") != "m.image" or self.client is None:
+            return None
+        if not self.relay.accepts_image(member, bool(getattr(event, "decrypted", False))):
+            return None
+        relay = self.settings.relay
+        try:
+            return await media.relay_copy(
+                self.client, content, relay.max_media_bytes, relay.max_image_pixels
+            )
+        except Exception as exc:  # refused, damaged or a failed transfer: never relayed
+            log.warning("a member's image was not relayed (%s)", type(exc).__name__)
+            return None
+
     @staticmethod
-    def _inbound(event: Any) -> Inbound:
+    def _inbound(event: Any, image: RelayedImage | None = None) -> Inbound:
         """The relay's view of a message event; malformed ones keep their raw content."""
         source = getattr(event, "source", None) or {}
         millis = getattr(event, "server_timestamp", None) or source.get("origin_server_ts")
         return Inbound(
+            image=image,
             event_id=str(getattr(event, "event_id", None) or source.get("event_id")),
             sender=str(getattr(event, "sender", None) or source.get("sender")),
             content=content_of(event),
@@ -340,6 +437,9 @@ class Bridge:
         for send in self.store.pending_sends():
             if send.room_id not in client.rooms:
                 return  # not synced yet: keep order, try after the next sync
+            if send.event_type == REDACTION:
+                await self._redact(client, send)
+                continue
             content = self._with_thread(send)
             response = await client.room_send(
                 send.room_id,
@@ -355,6 +455,30 @@ class Bridge:
                 self.store.drop_send(send)
             else:
                 raise ConnectionError(f"send failed: {getattr(response, 'status_code', '?')}")
+
+    async def _redact(self, client: nio.AsyncClient, send: PendingSend) -> None:
+        """Redact every current copy of a mirrored message, and verify each redaction (C06).
+
+        Each copy has its own transaction id derived from the queued one, so a repeat after a
+        crash is de-duplicated by the homeserver; a copy is forgotten only once a fresh read
+        of it shows no content left.
+        """
+        assert send.mirror is not None
+        for event_id in self.store.mirror_copies(send.mirror):
+            txn_id = f"{send.txn_id}-{hashlib.sha256(event_id.encode()).hexdigest()[:16]}"
+            response = await client.room_redact(send.room_id, event_id, tx_id=txn_id)
+            if not isinstance(response, nio.RoomRedactResponse):
+                if getattr(response, "status_code", None) not in PERMANENT_ERRORS:
+                    raise ConnectionError(f"redaction failed: {response.status_code}")
+                log.warning("a redaction was refused for good (%s)", response.status_code)
+            else:
+                check = await client.room_get_event(send.room_id, event_id)
+                if not isinstance(check, nio.RoomGetEventResponse):
+                    raise ConnectionError("could not verify a redaction")
+                if check.event.source.get("content"):
+                    raise ConnectionError("a redaction was not applied yet")
+            self.store.forget_copy(send.mirror, event_id)
+        self.store.drop_send(send)
 
     def _with_thread(self, send: PendingSend) -> dict[str, Any]:
         if not send.in_thread or send.conversation_id is None:
@@ -407,6 +531,27 @@ def _is_message(event: Any) -> bool:
         and isinstance(source, dict)
         and source.get("type") == "m.room.message"
     )
+
+
+def _redacts(event: Any) -> str | None:
+    """The event a redaction removes (top level before room version 11, in content since)."""
+    source = getattr(event, "source", None)
+    if not isinstance(source, dict) or source.get("type") != "m.room.redaction":
+        return None
+    content = source.get("content")
+    target = source.get("redacts") or (
+        content.get("redacts") if isinstance(content, dict) else None
+    )
+    return target if isinstance(target, str) else None
+
+
+def _is_live_location(event: Any) -> bool:
+    """A live-location share starting (beacon_info state, MSC3672): refused, with a notice."""
+    source = getattr(event, "source", None)
+    if not isinstance(source, dict) or "beacon_info" not in str(source.get("type")):
+        return False
+    content = source.get("content")
+    return isinstance(content, dict) and content.get("live") is True
 
 
 def _known_devices(client: nio.AsyncClient) -> set[tuple[str, str]]:

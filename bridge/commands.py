@@ -13,6 +13,8 @@ class Audience(StrEnum):
     """In a member's private room."""
     DESK = "desk"
     """In a wijk's coordinator desk."""
+    WIJK = "wijk"
+    """In a wijk's broadcast room (coordinators only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +36,21 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("naam", ("name",), Audience.MEMBER, "help.naam"),
     CommandSpec("privacy", (), Audience.MEMBER, "help.privacy"),
     CommandSpec("taal", ("language", "lang"), Audience.MEMBER, "help.taal", takes_argument=True),
+    CommandSpec(
+        "persoonlijk", ("personal",), Audience.MEMBER, "help.persoonlijk", takes_argument=True
+    ),
+    CommandSpec("ja", ("yes",), Audience.MEMBER, "help.locatie_ja"),
+    CommandSpec("blokkeer", ("block",), Audience.DESK, "help.blokkeer", takes_argument=True),
+    CommandSpec("deblokkeer", ("unblock",), Audience.DESK, "help.deblokkeer", takes_argument=True),
+    CommandSpec("publiceer", ("publish",), Audience.WIJK, "help.publiceer", takes_argument=True),
+    CommandSpec("ja", ("yes",), Audience.WIJK, "help.wijk_ja"),
+    CommandSpec("stop", ("annuleer", "cancel"), Audience.WIJK, "help.wijk_stop"),
 )
 
 PREFIX = "!"
+
+CONFIRM_WORDS = frozenset({"ja", "yes"})
+"""The explicit confirmation after `!persoonlijk` ("!persoonlijk ja")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,20 +85,170 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Je bericht was leeg, dus ik heb niets doorgestuurd. Typ je melding als tekst.",
         "en": "Your message was empty, so I forwarded nothing. Type your report as text.",
     },
-    "too_long": {
-        "nl": "Je bericht is te lang om door te sturen ({size} tekens). "
-        "Splits het in kortere berichten van hoogstens {limit} tekens.",
-        "en": "Your message is too long to forward ({size} characters). "
-        "Split it into shorter messages of at most {limit} characters.",
-    },
     "nontext": {
-        "nl": "Ik stuur alleen tekst door. Foto's, spraakberichten, video en bestanden "
-        "stuur ik niet door, omdat ze kunnen verraden wie je bent. "
+        "nl": "Dit soort bericht stuur ik niet door: ik stuur alleen tekst en foto's door. "
         "Beschrijf wat je zag in een tekstbericht.",
-        "en": "I only forward text. Photos, voice messages, video and files are not "
-        "forwarded, because they can reveal who you are. "
+        "en": "I do not forward this kind of message: I only forward text and photos. "
         "Describe what you saw in a text message.",
     },
+    "too_long": {
+        "nl": "Je bericht is te lang om door te sturen ({size} tekens); ik heb er niets van "
+        "doorgestuurd. Splits het in kortere berichten.",
+        "en": "Your message is too long to forward ({size} characters); I forwarded none of "
+        "it. Split it into shorter messages.",
+    },
+    "rate_limited": {
+        "nl": "Je stuurt veel berichten kort na elkaar. Een deel ervan heb ik niet doorgestuurd. "
+        "Wacht een minuut en stuur dan opnieuw wat nog nodig is. " + _URGENT_NL,
+        "en": "You are sending many messages in a short time. Some of them I did not forward. "
+        "Wait a minute, then send again what is still needed. " + _URGENT_EN,
+    },
+    "blocked": {
+        "nl": "Een coördinator van BIN {wijk} heeft je geblokkeerd: je berichten worden niet "
+        "meer doorgestuurd. Ook dan weet niemand wie je bent. " + _URGENT_NL,
+        "en": "A coordinator of BIN {wijk} has blocked you: your messages are no longer "
+        "forwarded. Even so, nobody knows who you are. " + _URGENT_EN,
+    },
+    "unblocked": {
+        "nl": "Je blokkade bij BIN {wijk} is opgeheven: je berichten worden weer doorgestuurd.",
+        "en": "Your block at BIN {wijk} has been lifted: your messages are forwarded again.",
+    },
+    # --- edits and deletions ------------------------------------------------------------
+    "edit.done": {
+        "nl": "Je bewerking is doorgegeven ({report}): de oude versie is bij de coördinatoren "
+        "verwijderd en de nieuwe staat er nu.",
+        "en": "Your edit has been passed on ({report}): the old version was removed at the "
+        "coordinators and the new one is there now.",
+    },
+    "edit.empty": {
+        "nl": "Je bewerkte bericht was leeg: de oude versie is bij de coördinatoren verwijderd.",
+        "en": "Your edited message was empty: the old version was removed at the coordinators.",
+    },
+    "delete.done": {
+        "nl": "Je bericht is ook bij de coördinatoren verwijderd ({report}).",
+        "en": "Your message has also been removed at the coordinators ({report}).",
+    },
+    "answer.withdrawn": {
+        "nl": "Je coördinator heeft een antwoord ingetrokken ({report}).",
+        "en": "Your coordinator withdrew an answer ({report}).",
+    },
+    # --- media and locations ------------------------------------------------------------
+    "media.audio": {
+        "nl": "Spraakberichten stuur ik niet door: je stem kan verraden wie je bent. "
+        "Typ wat je wilt zeggen in een tekstbericht.",
+        "en": "I do not forward voice messages: your voice can reveal who you are. "
+        "Type what you want to say in a text message.",
+    },
+    "media.video": {
+        "nl": "Video's stuur ik niet door: beeld, geluid en verborgen gegevens in een video "
+        "kunnen verraden wie je bent. Stuur een foto of beschrijf wat je zag.",
+        "en": "I do not forward videos: picture, sound and hidden data in a video can reveal "
+        "who you are. Send a photo or describe what you saw.",
+    },
+    "media.file": {
+        "nl": "Bestanden stuur ik niet door: ik stuur alleen tekst en foto's. Een bestand "
+        "bevat vaak verborgen gegevens, zoals de naam van de maker. "
+        "Zet wat belangrijk is in een tekstbericht.",
+        "en": "I do not forward files: I only forward text and photos. A file often holds "
+        "hidden data, such as the author's name. Put what matters in a text message.",
+    },
+    "media.live_location": {
+        "nl": "Je live locatie stuur ik niet door: die laat steeds zien waar je bent. "
+        "Zet het delen van je live locatie uit. Wil je een plek doorgeven? Beschrijf die in "
+        "een tekstbericht.",
+        "en": "I do not forward your live location: it keeps showing where you are. "
+        "Stop sharing your live location. Want to pass on a place? Describe it in a text.",
+    },
+    "media.image_failed": {
+        "nl": "Deze foto kon ik niet veilig verwerken, dus ik heb hem niet doorgestuurd. "
+        "Probeer een andere foto (JPEG of PNG), of beschrijf wat je zag.",
+        "en": "I could not process this photo safely, so I did not forward it. "
+        "Try another photo (JPEG or PNG), or describe what you saw.",
+    },
+    "media.image_caption": {"nl": "Foto", "en": "Photo"},
+    "location.confirm": {
+        "nl": "Je stuurde een locatie. Een locatie kan laten zien waar je woont. Als je "
+        "bevestigt, stuur ik alleen een afgeronde plek door (op ongeveer 100 meter): {place}. "
+        "Weet je het zeker? Stuur !ja. Stuur je niets, dan gaat er niets door.",
+        "en": "You sent a location. A location can show where you live. If you confirm, I "
+        "forward only a rounded place (to about 100 metres): {place}. Are you sure? "
+        "Send !yes. If you send nothing, nothing is forwarded.",
+    },
+    "location.none": {
+        "nl": "Er wacht geen locatie op je bevestiging.",
+        "en": "No location is waiting for your confirmation.",
+    },
+    "location.text": {
+        "nl": "Locatie (afgerond op ongeveer 100 m): {place}",
+        "en": "Location (rounded to about 100 m): {place}",
+    },
+    # --- choosing to be known -----------------------------------------------------------
+    "persoonlijk.explain": {
+        "nl": "Wil je dat de coördinatoren je persoonlijk kunnen benaderen? Als je bevestigt, "
+        "zet ik in gesprek {report} ({pseudonym}) bij de coördinatoren van BIN {wijk} je "
+        "Matrix-account: {user_id}. Alleen zij zien het, alleen in dit ene gesprek; je "
+        "volgende gesprek is weer anoniem. Dit kan niet ongedaan worden gemaakt. "
+        "Zeker? Stuur dan: !persoonlijk ja",
+        "en": "Do you want the coordinators to be able to contact you personally? If you "
+        "confirm, I post your Matrix account {user_id} in conversation {report} ({pseudonym}) "
+        "for the coordinators of BIN {wijk}. Only they see it, only in this one conversation; "
+        "your next conversation is anonymous again. This cannot be undone. "
+        "Sure? Then send: !personal yes",
+    },
+    "persoonlijk.none": {
+        "nl": "Je hebt nu geen open gesprek. Stuur eerst je melding; daarna kun je "
+        "!persoonlijk gebruiken.",
+        "en": "You have no open conversation now. Send your report first; then you can use "
+        "!personal.",
+    },
+    "persoonlijk.already": {
+        "nl": "In gesprek {report} weten de coördinatoren al wie je bent.",
+        "en": "In conversation {report} the coordinators already know who you are.",
+    },
+    "persoonlijk.done": {
+        "nl": "Gedaan: de coördinatoren zien in gesprek {report} nu je Matrix-account. "
+        "Je volgende gesprek is weer anoniem.",
+        "en": "Done: the coordinators now see your Matrix account in conversation {report}. "
+        "Your next conversation is anonymous again.",
+    },
+    "desk.revealed": {
+        "nl": "{report} · {pseudonym} heeft er zelf voor gekozen om bekend te zijn, alleen in "
+        "dit gesprek: {user_id}",
+        "en": "{report} · {pseudonym} chose to be known, in this conversation only: {user_id}",
+    },
+    # --- the desk's commands ------------------------------------------------------------
+    "desk.blocked": {
+        "nl": "Het lid achter {report} is geblokkeerd in deze wijk: hun berichten komen niet "
+        "meer door, ook niet in latere gesprekken. Het lid is ingelicht. Opheffen: "
+        "!deblokkeer {report}",
+        "en": "The member behind {report} is blocked in this wijk: their messages no longer "
+        "arrive, in later conversations neither. The member was told. Lift it: "
+        "!unblock {report}",
+    },
+    "desk.unblocked": {
+        "nl": "De blokkade van het lid achter {report} is opgeheven. Het lid is ingelicht.",
+        "en": "The block of the member behind {report} is lifted. The member was told.",
+    },
+    "desk.not_blocked": {
+        "nl": "Het lid achter {report} was niet geblokkeerd.",
+        "en": "The member behind {report} was not blocked.",
+    },
+    "desk.block_usage": {
+        "nl": "Gebruik: !blokkeer M-0003 of !deblokkeer M-0003 (een melding uit deze wijk).",
+        "en": "Usage: !block M-0003 or !unblock M-0003 (a report of this wijk).",
+    },
+    "desk.unknown_report": {
+        "nl": "Melding {report} ken ik niet (meer) in deze wijk.",
+        "en": "I do not know report {report} (any more) in this wijk.",
+    },
+    "desk.too_long": {
+        "nl": "Dit antwoord op {report} is te lang om te bezorgen; er is niets van verstuurd. "
+        "Splits het in kortere berichten.",
+        "en": "This answer to {report} is too long to deliver; none of it was sent. "
+        "Split it into shorter messages.",
+    },
+    "desk.part": {"nl": "deel {part}/{parts}", "en": "part {part}/{parts}"},
+    "desk.edited": {"nl": "bewerkt", "en": "edited"},
     "internal_error": {
         "nl": "Er ging bij mij iets mis (referentie {ref}); je bericht is nog niet doorgestuurd. "
         "Probeer het over een paar minuten opnieuw. " + _URGENT_NL,
@@ -131,6 +281,24 @@ CATALOG: dict[str, dict[Language, str]] = {
     "help.privacy": {
         "nl": "!privacy — wat BIN over je bewaart en wie wat ziet",
         "en": "!privacy — what BIN keeps about you and who sees what",
+    },
+    "help.persoonlijk": {
+        "nl": "!persoonlijk — de coördinatoren laten weten wie je bent (alleen in dit gesprek, "
+        "na bevestiging)",
+        "en": "!personal — let the coordinators know who you are (this conversation only, "
+        "after confirmation)",
+    },
+    "help.locatie_ja": {
+        "nl": "!ja — een locatie die je stuurde toch doorsturen (afgerond)",
+        "en": "!yes — forward a location you sent after all (rounded)",
+    },
+    "help.blokkeer": {
+        "nl": "!blokkeer M-0003 — het lid achter een melding blokkeren",
+        "en": "!block M-0003 — block the member behind a report",
+    },
+    "help.deblokkeer": {
+        "nl": "!deblokkeer M-0003 — een blokkade opheffen",
+        "en": "!unblock M-0003 — lift a block",
     },
     "help.taal": {
         "nl": "!taal nl of !taal en — taal kiezen (language)",
@@ -169,6 +337,60 @@ CATALOG: dict[str, dict[Language, str]] = {
         "under a pseudonym per conversation, never your account or name. The police only see "
         "what a coordinator forwards, without a pseudonym. The server's operator sees that you "
         "talk with me, not what you say. Note: what you write yourself can reveal who you are.",
+    },
+    # --- wijk broadcasts ---------------------------------------------------------------
+    "help.publiceer": {
+        "nl": "!publiceer [categorie:] tekst — een wijkbericht voorbereiden voor alle leden",
+        "en": "!publish [category:] text — prepare a message for every member of the wijk",
+    },
+    "help.wijk_ja": {"nl": "!ja — het voorbereide wijkbericht versturen", "en": "!yes — send it"},
+    "help.wijk_stop": {
+        "nl": "!stop — het wijkbericht tegenhouden (binnen de wachttijd)",
+        "en": "!stop — hold the broadcast back (within the undo window)",
+    },
+    "broadcast.header": {
+        "nl": "Bericht van je BIN-coördinator · {label} · {category}",
+        "en": "Message from your BIN coordinator · {label} · {category}",
+    },
+    "broadcast.usage": {
+        "nl": "Gebruik: !publiceer [categorie:] tekst — bijvoorbeeld "
+        "!publiceer waarschuwing: Let op babbeltrucs aan de deur.",
+        "en": "Usage: !publish [category:] text — for example "
+        "!publish waarschuwing: Beware of doorstep scams.",
+    },
+    "broadcast.preview": {
+        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} leden. "
+        "Zo zien de leden het. Versturen: !ja · Niet versturen: !stop",
+        "en": "Preview of {label} ({category}) — goes to {count} members. "
+        "This is what members will see. Send: !yes · Do not send: !stop",
+    },
+    "broadcast.nothing_to_confirm": {
+        "nl": "Er staat geen wijkbericht klaar. Begin met !publiceer tekst.",
+        "en": "No broadcast is waiting. Start with !publish text.",
+    },
+    "broadcast.confirmed": {
+        "nl": "{label} gaat over {seconds:.0f} seconden naar alle leden. Tegenhouden: !stop",
+        "en": "{label} goes to every member in {seconds:.0f} seconds. Hold it back: !stop",
+    },
+    "broadcast.nothing_to_stop": {
+        "nl": "Er is geen wijkbericht om tegen te houden.",
+        "en": "There is no broadcast to hold back.",
+    },
+    "broadcast.cancelled": {
+        "nl": "{label} is tegengehouden en wordt niet verstuurd.",
+        "en": "{label} was held back and will not be sent.",
+    },
+    "broadcast.started": {
+        "nl": "{label} wordt nu afgeleverd bij {count} leden…",
+        "en": "{label} is now being delivered to {count} members…",
+    },
+    "broadcast.done": {
+        "nl": "{label}: afgeleverd aan {delivered} van {total} leden.",
+        "en": "{label}: delivered to {delivered} of {total} members.",
+    },
+    "desk.reaction_header": {
+        "nl": "Reactie op {broadcast} · {report} · {pseudonym}",
+        "en": "Reaction to {broadcast} · {report} · {pseudonym}",
     },
     # --- rooms and the desk -------------------------------------------------------------
     "room.desk.name": {"nl": "BIN {wijk} · Coördinatoren", "en": "BIN {wijk} · Coordinators"},

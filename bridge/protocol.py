@@ -8,6 +8,13 @@ encrypted timeline events, never in state events (which the homeserver stores in
 Version history:
     1 — report, member_message, answer, notice, system kinds; report id, conversation,
         pseudonym, wijk, status, text.
+    2 — broadcast kind (a wijk message as a member receives it; `report` holds W-0001) and
+        `reaction_to` on a report that reacts to a broadcast. Readers of version 1 fields
+        keep working: fields are only ever added.
+        Also added (issue 3): `edited` (a member's or coordinator's edit, posted as a new
+        event after the old copy was redacted), `part`/`parts` (a long text in clean parts),
+        `media` ("image" or "location"), and `revealed` with `user_id` on the one system
+        message where a member chose to be known in a conversation.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 FIELD = "nl.bin"
 """The single content key under which all BIN fields live."""
 
@@ -35,6 +42,8 @@ class Kind(StrEnum):
     """The bot speaking for itself to a member (welcome, confirmations, errors)."""
     SYSTEM = "system"
     """The bot speaking for itself to coordinators (status lines, summaries)."""
+    BROADCAST = "broadcast"
+    """A wijk message as delivered into a member's private room."""
 
 
 class Status(StrEnum):
@@ -56,10 +65,33 @@ def report_id(number: int) -> str:
     return f"M-{number:04d}"
 
 
+def broadcast_id(number: int) -> str:
+    """Format a broadcast number: 3 -> 'W-0003'."""
+    if number < 1:
+        raise ValueError("broadcast numbers start at 1")
+    return f"W-{number:04d}"
+
+
 def parse_report_id(label: str) -> int | None:
     """Parse 'M-0007' (any case, surrounding space allowed) back to 7, or None."""
     match = REPORT_ID_RE.match(label.strip().upper())
     return int(match.group(1)) if match else None
+
+
+_OPTIONAL = (
+    "wijk",
+    "report",
+    "conversation",
+    "pseudonym",
+    "text",
+    "reaction_to",
+    "edited",
+    "part",
+    "parts",
+    "media",
+    "revealed",
+    "user_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +106,26 @@ class BinFields:
     status: Status | None = None
     text: str | None = None
     """The member's own words (cleaned), so the client never has to take them from `body`."""
+    reaction_to: str | None = None
+    """On a report: the broadcast (W-0003) it reacts to."""
+    edited: bool | None = None
+    """A new version of an earlier message (whose copy the bot redacted)."""
+    part: int | None = None
+    """Of a long text sent in parts: this part's number, from 1."""
+    parts: int | None = None
+    """Of a long text sent in parts: how many there are."""
+    media: str | None = None
+    """"image" (a cleaned photo) or "location" (a rounded place the member confirmed)."""
+    revealed: bool | None = None
+    """On the system message where a member chose to be known in this conversation."""
+    user_id: str | None = None
+    """Only with `revealed`: the member's Matrix user id, posted at the member's request."""
     version: int = PROTOCOL_VERSION
 
     def to_content(self) -> dict[str, Any]:
         """The value stored under `FIELD` in the event content (None fields omitted)."""
         out: dict[str, Any] = {"v": self.version, "kind": self.kind.value}
-        for key in ("wijk", "report", "conversation", "pseudonym", "text"):
+        for key in _OPTIONAL:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -110,6 +156,10 @@ class BinFields:
             value = raw.get(key)
             return value if isinstance(value, str) else None
 
+        def number(key: str) -> int | None:
+            value = raw.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
         return cls(
             kind=kind,
             wijk=text("wijk"),
@@ -118,5 +168,12 @@ class BinFields:
             pseudonym=text("pseudonym"),
             status=status,
             text=text("text"),
+            reaction_to=text("reaction_to"),
+            edited=raw.get("edited") if isinstance(raw.get("edited"), bool) else None,
+            part=number("part"),
+            parts=number("parts"),
+            media=text("media"),
+            revealed=raw.get("revealed") if isinstance(raw.get("revealed"), bool) else None,
+            user_id=text("user_id"),
             version=version,
         )

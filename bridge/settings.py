@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -118,6 +118,15 @@ class WijkSettings(BaseModel):
         return value
 
 
+DEFAULT_ALLOWED_LINK_DOMAINS = (
+    "politie.nl",
+    "112.nl",
+    "meldmisdaadanoniem.nl",
+    "rijksoverheid.nl",
+    "overheid.nl",
+)
+
+
 class RelaySettings(BaseModel):
     """How member messages are grouped and relayed."""
 
@@ -125,6 +134,29 @@ class RelaySettings(BaseModel):
     """A message joins the member's open conversation if it was active within this window."""
     welcome_dm_notice: bool = True
     """Post a pointer in a member-created DM before leaving it."""
+    pseudonyms: Literal["per_conversation", "per_member"] = "per_conversation"
+    """One pseudonym per conversation (default: coordinators cannot link a member's
+    conversations), or one that stays the same for a member (weaker: conversations link up)."""
+    allowed_link_domains: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_LINK_DOMAINS)
+    )
+    """Links in a coordinator's answer pass only into these domains (and their subdomains);
+    every other link reaches the member defanged (`hxxps://example[.]com`). Add the gemeente's
+    own site here, e.g. "sint-michielsgestel.nl"."""
+    rate_limit_per_minute: int = Field(default=10, ge=1)
+    """At most this many messages of one member are handled per minute; more get one notice."""
+    block_retention_days: float = Field(default=365, gt=0)
+    """How long the keyed digest of a blocked account is kept (so re-joining keeps the block)."""
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    """Larger images are refused unread (decompression bombs)."""
+    max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """Larger uploads are refused without being processed."""
+    broadcast_undo_seconds: float = 30
+    """After `!ja`, a broadcast waits this long before delivery; `!stop` cancels it."""
+    recent_broadcasts_days: float = 14
+    """A member who signs up receives the broadcasts of this many past days."""
+    broadcast_concurrency: int = 8
+    """How many member rooms a broadcast sends to at once (SQLite Synapse gains little above 8)."""
 
 
 class BridgeSettings(BaseSettings):

@@ -78,7 +78,64 @@ MIGRATIONS: tuple[str, ...] = (
         received_at REAL NOT NULL
     );
     """,
+    # 3: anonymity guarantees (issue 3): mirrored edits and deletions, blocks, reveals, pins.
+    # `mirrors.source` is a keyed digest of the original event id (never the id itself); the
+    # copies are the bot's own events. `blocks` has no foreign key: a block outlives the member.
+    """
+    CREATE TABLE mirrors (
+        source TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        author TEXT NOT NULL,
+        room_id TEXT NOT NULL
+    );
+    CREATE TABLE mirror_copies (
+        source TEXT NOT NULL REFERENCES mirrors(source) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (source, event_id)
+    );
+    ALTER TABLE outbox ADD COLUMN mirror TEXT;
+    ALTER TABLE conversations ADD COLUMN revealed_at REAL;
+    ALTER TABLE members ADD COLUMN pending_location TEXT;
+    ALTER TABLE members ADD COLUMN pending_location_at REAL;
+    CREATE TABLE blocks (
+        member_key TEXT NOT NULL,
+        wijk TEXT NOT NULL,
+        blocked_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (member_key, wijk)
+    );
+    """,
+    # 4: wijk broadcasts (issue 4): one row per broadcast, one delivery per member with its
+    # own transaction id persisted before sending, so an interrupted fan-out resumes.
+    """
+    CREATE TABLE broadcasts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        wijk TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        text TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        send_after REAL,
+        finished_at REAL,
+        UNIQUE (wijk, number)
+    );
+    CREATE TABLE deliveries (
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id) ON DELETE CASCADE,
+        member_key TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        txn_id TEXT NOT NULL UNIQUE,
+        event_id TEXT,
+        failed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (broadcast_id, member_key)
+    );
+    CREATE INDEX deliveries_event ON deliveries(event_id);
+    ALTER TABLE conversations ADD COLUMN reaction_to TEXT;
+    """,
 )
+
+REDACTION = "m.room.redaction"
+"""Outbox rows of this type redact every current copy of their mirror (resolved at send time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +149,9 @@ class Member:
     joined: bool
     welcomed: bool
     want_new: bool
+    pending_location: str | None = None
+    """A rounded geo: URI the member sent, waiting for `!ja` (never the exact pin)."""
+    pending_location_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +167,21 @@ class Conversation:
     opened_at: float
     last_activity: float
     closed: bool
+    revealed_at: float | None = None
+    """When the member chose to be known in this conversation (`!persoonlijk ja`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """An original message (member's or coordinator's) and where the bot copied it."""
+
+    source: str
+    """Keyed digest of the original event id."""
+    conversation_id: str
+    author: str
+    """Keyed digest of the original's sender: only they may edit or delete it."""
+    room_id: str
+    """The room of the bot's copies (a desk, or a member's private room)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +197,8 @@ class PendingSend:
     sets_root: bool
     in_thread: bool
     """Post in the conversation's desk thread (the root is looked up at send time)."""
+    mirror: str | None = None
+    """The mirrored original (digest): a copy is recorded on success; a redaction targets it."""
 
 
 class Store:
@@ -164,6 +241,15 @@ class Store:
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version={number}")
+
+    def query_one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
+        """One row of a read-only query."""
+        row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+        return row
+
+    def query_all(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """All rows of a read-only query."""
+        return list(self._db.execute(sql, params).fetchall())
 
     @property
     def schema_version(self) -> int:
@@ -227,6 +313,8 @@ class Store:
             joined=bool(row["joined"]),
             welcomed=bool(row["welcomed"]),
             want_new=bool(row["want_new"]),
+            pending_location=row["pending_location"],
+            pending_location_at=row["pending_location_at"],
         )
 
     def member_by_key(self, member_key: str) -> Member | None:
@@ -249,7 +337,15 @@ class Store:
 
     def update_member(self, member_key: str, db: sqlite3.Connection, **fields: object) -> None:
         """Change some of a member's columns inside a transaction."""
-        allowed = {"wijk", "language", "joined", "welcomed", "want_new"}
+        allowed = {
+            "wijk",
+            "language",
+            "joined",
+            "welcomed",
+            "want_new",
+            "pending_location",
+            "pending_location_at",
+        }
         if not fields or set(fields) - allowed:
             raise ValueError(f"cannot update member fields {sorted(set(fields) - allowed)}")
         assignments = ", ".join(f"{name}=?" for name in fields)
@@ -278,6 +374,7 @@ class Store:
             opened_at=row["opened_at"],
             last_activity=row["last_activity"],
             closed=bool(row["closed"]),
+            revealed_at=row["revealed_at"],
         )
 
     def conversation(self, conversation_id: str) -> Conversation | None:
@@ -303,12 +400,60 @@ class Store:
         )
         return self._conversation(row.fetchone())
 
-    def open_pseudonyms(self, wijk: str) -> set[str]:
-        """Pseudonyms in use by the wijk's open conversations (they must stay unique)."""
+    def open_pseudonyms(self, wijk: str, except_member: str | None = None) -> set[str]:
+        """Pseudonyms in use by the wijk's open conversations (they must stay unique).
+
+        `except_member` leaves out that member's own conversations (for stable pseudonyms).
+        """
         rows = self._db.execute(
-            "SELECT pseudonym FROM conversations WHERE wijk=? AND closed=0", (wijk,)
+            "SELECT pseudonym FROM conversations WHERE wijk=? AND closed=0 AND member_key IS NOT ?",
+            (wijk, except_member),
         )
         return {str(r[0]) for r in rows}
+
+    def conversation_by_number(self, wijk: str, number: int) -> Conversation | None:
+        """A wijk's conversation by its report number (M-0007 -> 7)."""
+        row = self._db.execute(
+            "SELECT * FROM conversations WHERE wijk=? AND number=?", (wijk, number)
+        )
+        return self._conversation(row.fetchone())
+
+    def set_revealed(self, db: sqlite3.Connection, conversation_id: str, now: float) -> None:
+        """Record (the time only) that the member chose to be known in this conversation."""
+        db.execute("UPDATE conversations SET revealed_at=? WHERE id=?", (now, conversation_id))
+
+    # --- blocks -------------------------------------------------------------------------
+
+    def block(
+        self, db: sqlite3.Connection, member_key: str, wijk: str, now: float, expires_at: float
+    ) -> None:
+        """Block a member (by keyed digest) in a wijk until `expires_at`."""
+        db.execute(
+            "INSERT INTO blocks(member_key, wijk, blocked_at, expires_at) VALUES(?,?,?,?) "
+            "ON CONFLICT(member_key, wijk) DO UPDATE SET blocked_at=excluded.blocked_at, "
+            "expires_at=excluded.expires_at",
+            (member_key, wijk, now, expires_at),
+        )
+
+    def unblock(self, db: sqlite3.Connection, member_key: str, wijk: str) -> bool:
+        """Lift a block; False if there was none."""
+        cursor = db.execute("DELETE FROM blocks WHERE member_key=? AND wijk=?", (member_key, wijk))
+        return cursor.rowcount > 0
+
+    def is_blocked(self, member_key: str, wijk: str, now: float) -> bool:
+        """Whether a member is blocked in a wijk (expired blocks do not count)."""
+        row = self._db.execute(
+            "SELECT 1 FROM blocks WHERE member_key=? AND wijk=? AND expires_at>?",
+            (member_key, wijk, now),
+        ).fetchone()
+        return row is not None
+
+    def forget_expired_blocks(self, now: float, db: sqlite3.Connection | None = None) -> int:
+        """Delete the digests of blocks whose documented period has passed."""
+        if db is None:
+            with self.transaction() as own:
+                return self.forget_expired_blocks(now, own)
+        return int(db.execute("DELETE FROM blocks WHERE expires_at<=?", (now,)).rowcount)
 
     def new_conversation(
         self, db: sqlite3.Connection, member_key: str, wijk: str, pseudonym: str, now: float
@@ -360,12 +505,13 @@ class Store:
         conversation_id: str | None = None,
         sets_root: bool = False,
         in_thread: bool = False,
+        mirror: str | None = None,
     ) -> str:
         """Queue a send with a fresh transaction id, persisted before anything is sent."""
         txn_id = f"bin-{uuid.uuid4().hex}"
         db.execute(
             "INSERT INTO outbox(txn_id, room_id, event_type, content, conversation_id, "
-            "sets_root, in_thread, created_at) VALUES(?,?,?,?,?,?,?,?)",
+            "sets_root, in_thread, created_at, mirror) VALUES(?,?,?,?,?,?,?,?,?)",
             (
                 txn_id,
                 room_id,
@@ -375,9 +521,14 @@ class Store:
                 int(sets_root),
                 int(in_thread),
                 time.time(),
+                mirror,
             ),
         )
         return txn_id
+
+    def enqueue_redaction(self, db: sqlite3.Connection, room_id: str, mirror: str) -> str:
+        """Queue the redaction of every copy of `mirror` that exists when it is sent."""
+        return self.enqueue(db, room_id, {}, event_type=REDACTION, mirror=mirror)
 
     def pending_sends(self) -> list[PendingSend]:
         """Queued sends in the order they were decided."""
@@ -392,6 +543,7 @@ class Store:
                 conversation_id=r["conversation_id"],
                 sets_root=bool(r["sets_root"]),
                 in_thread=bool(r["in_thread"]),
+                mirror=r["mirror"],
             )
             for r in rows
         ]
@@ -410,6 +562,55 @@ class Store:
                         "UPDATE conversations SET root_event_id=? WHERE id=?",
                         (event_id, send.conversation_id),
                     )
+            if send.mirror is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO mirror_copies(source, event_id) "
+                    "SELECT source, ? FROM mirrors WHERE source=?",
+                    (event_id, send.mirror),
+                )
+
+    # --- mirrored messages (edits and deletions) ------------------------------------------
+
+    def add_mirror(
+        self,
+        db: sqlite3.Connection,
+        source: str,
+        conversation_id: str,
+        author: str,
+        room_id: str,
+    ) -> None:
+        """Remember that the original `source` (a digest) is copied into `room_id`."""
+        db.execute(
+            "INSERT OR IGNORE INTO mirrors(source, conversation_id, author, room_id) "
+            "VALUES(?,?,?,?)",
+            (source, conversation_id, author, room_id),
+        )
+
+    def mirror(self, source: str) -> Mirror | None:
+        """The mirror of an original event (by digest), with its conversation."""
+        row = self._db.execute("SELECT * FROM mirrors WHERE source=?", (source,)).fetchone()
+        if row is None:
+            return None
+        return Mirror(
+            source=row["source"],
+            conversation_id=row["conversation_id"],
+            author=row["author"],
+            room_id=row["room_id"],
+        )
+
+    def mirror_copies(self, source: str) -> list[str]:
+        """The bot's current copies of an original (event ids in the copy's room)."""
+        rows = self._db.execute(
+            "SELECT event_id FROM mirror_copies WHERE source=? ORDER BY rowid", (source,)
+        )
+        return [str(r[0]) for r in rows]
+
+    def forget_copy(self, source: str, event_id: str) -> None:
+        """A copy was redacted (and the redaction verified)."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM mirror_copies WHERE source=? AND event_id=?", (source, event_id)
+            )
 
     # --- events waiting for their room key ---------------------------------------------
 

@@ -141,7 +141,7 @@ def test_member_commands_are_not_commands_in_the_desk() -> None:
 
 def test_every_member_command_has_a_help_text_in_both_languages() -> None:
     names = [spec.name for spec in commands.member_commands()]
-    assert names == ["hulp", "aanmelden", "nieuw", "naam", "privacy", "taal"]
+    assert names == ["hulp", "aanmelden", "nieuw", "naam", "privacy", "taal", "persoonlijk", "ja"]
     for spec in commands.member_commands():
         assert i18n.t(spec.help_key, "nl").startswith(f"!{spec.name}")
         assert i18n.t(spec.help_key, "en").startswith("!")
