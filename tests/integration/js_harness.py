@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,15 @@ from bridge.leakscan import MemberTrace, assert_no_leaks
 from tests.conftest import MakeAccount
 from tests.integration.harness import Received, World, client_api
 from tests.js.resident import JsEvent, JsResident
+
+ELEMENT_HTML_TAGS = frozenset(
+    {"font", "del", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p", "a", "ul", "ol"}
+    | {"sup", "sub", "li", "b", "i", "u", "strong", "em", "s", "strike", "code", "hr", "br"}
+    | {"div", "table", "thead", "caption", "tbody", "tr", "th", "td", "pre", "span", "img"}
+    | {"details", "summary"}
+)
+"""The tags Element's sanitiser keeps (matrix-react-sdk HtmlUtils); anything else is dropped."""
+_VOID_TAGS = frozenset({"br", "hr", "img"})
 
 
 @dataclass
@@ -137,3 +148,70 @@ async def desk_copy_redacted(world: World, event_id: str, timeout: float = 20) -
         if loop.time() > deadline:
             raise AssertionError(f"desk event {event_id} was not redacted within {timeout}s")
         await asyncio.sleep(0.2)
+
+
+# --- what Element makes of the bot's HTML ----------------------------------------------------
+
+
+class _HtmlCheck(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.open: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self.misnested: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+        if tag == "br":
+            self.text.append("\n")
+        elif tag not in _VOID_TAGS:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "br":
+            self.text.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID_TAGS:
+            return
+        if not self.open or self.open.pop() != tag:
+            self.misnested.append(tag)
+        if tag in ("p", "blockquote"):
+            self.text.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def assert_renders_like_element(event: JsEvent) -> None:
+    """A bot message as Element shows it: decrypted, no shield, sane HTML, nobody pinged."""
+    where = f"bot event {event.event_id} ({event.fields.get('kind')})"
+    assert event.encrypted, f"{where} was sent unencrypted"
+    assert event.decryption_failure is None, f"{where}: {event.decryption_failure}"
+    assert event.shield == {"colour": "NONE", "reason": None}, f"{where}: shield {event.shield}"
+    content = event.content
+    assert content.get("m.mentions") == {}, f"{where} may ping: {content.get('m.mentions')}"
+    assert not re.search(r"(?<!\w)@room", event.body, re.IGNORECASE), f"{where} pings @room"
+    assert content.get("format") == "org.matrix.custom.html", where
+    html = content.get("formatted_body")
+    assert isinstance(html, str) and html, f"{where} has no HTML"
+    check = _HtmlCheck()
+    check.feed(html)
+    check.close()
+    assert set(check.tags) <= ELEMENT_HTML_TAGS, f"{where}: Element drops {set(check.tags)}"
+    assert not check.open and not check.misnested, f"{where}: unbalanced HTML {html!r}"
+    assert not check.links, f"{where} links to {check.links}"
+    # The HTML says what the body says (Element shows the HTML, notifications the body).
+    plain = re.sub(r"(?m)^> ?", "", event.body)
+    assert _words("".join(check.text)) == _words(plain), f"{where}: HTML and body differ"
+    relation = content.get("m.relates_to")
+    assert relation is None, f"{where} relates to something in a DM: {relation}"

@@ -339,8 +339,10 @@ const commands = {
         return events;
     },
 
+    /** Plain text as Element's composer sends it: with an empty intentional-mentions block. */
     async send({ room_id, text, msgtype = "m.text" }) {
-        const response = await requireClient().sendMessage(room_id, { msgtype, body: text });
+        const content = { msgtype, body: text, "m.mentions": {} };
+        const response = await requireClient().sendMessage(room_id, content);
         return { event_id: response.event_id };
     },
 
