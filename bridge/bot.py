@@ -361,6 +361,10 @@ class Bridge:
                     wijk = self.settings.wijk(role[0])
                     if wijk is not None:
                         self.relay.handle_desk_message(db, wijk, self._inbound(event))
+                elif role is not None and role[1] == "police" and _is_message(event):
+                    wijk = self.settings.wijk(role[0])
+                    if wijk is not None:
+                        self.relay.handle_police_message(db, wijk, self._inbound(event))
                 elif role is not None and role[1] == "wijk" and _is_message(event):
                     wijk = self.settings.wijk(role[0])
                     if wijk is not None:

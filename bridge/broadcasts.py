@@ -15,12 +15,12 @@ import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import nio
 
 from bridge import anonymise, i18n
-from bridge.protocol import FIELD, BinFields, Kind, broadcast_id
+from bridge.protocol import FIELD, BinFields, Kind, broadcast_id, parse_bulletin_id
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Store
 
@@ -30,6 +30,12 @@ CATEGORIES = ("informatie", "waarschuwing", "inbraak", "verdachte situatie", "op
 DEFAULT_CATEGORY = "informatie"
 PREVIEW_VALID_S = 15 * 60
 """A preview not confirmed within this time is dropped."""
+
+
+class BulletinSource(Protocol):
+    """Finds a police bulletin's text by wijk and number."""
+
+    def bulletin_text(self, wijk: str, number: int) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,8 @@ class Broadcasts:
     def __init__(self, settings: BridgeSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.bulletins: BulletinSource | None = None
+        """Where `!publiceer B-0001` finds a police bulletin's text (the desk work)."""
 
     # --- queries ----------------------------------------------------------------------
 
@@ -175,6 +183,13 @@ class Broadcasts:
             return
         if name == "publiceer":
             category, text = parse_publish(argument)
+            bulletin = parse_bulletin_id(argument.split(maxsplit=1)[0]) if argument else None
+            if bulletin is not None and self.bulletins is not None:
+                found = self.bulletins.bulletin_text(wijk.slug, bulletin)
+                if found is None:
+                    self._say(db, room, i18n.t("broadcast.unknown_bulletin", lang))
+                    return
+                category, text = "politie", found
             text = anonymise.clean_text(text)
             if not text:
                 self._say(db, room, i18n.t("broadcast.usage", lang))

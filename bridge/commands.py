@@ -42,6 +42,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("ja", ("yes",), Audience.MEMBER, "help.locatie_ja"),
     CommandSpec("blokkeer", ("block",), Audience.DESK, "help.blokkeer", takes_argument=True),
     CommandSpec("deblokkeer", ("unblock",), Audience.DESK, "help.deblokkeer", takes_argument=True),
+    CommandSpec("status", (), Audience.DESK, "help.status", takes_argument=True),
+    CommandSpec(
+        "categorie", ("category", "cat"), Audience.DESK, "help.categorie", takes_argument=True
+    ),
+    CommandSpec("neem", ("claim", "ikdoe"), Audience.DESK, "help.neem", takes_argument=True),
+    CommandSpec(
+        "doorsturen", ("forward", "politie"), Audience.DESK, "help.doorsturen", takes_argument=True
+    ),
+    CommandSpec("stats", ("cijfers",), Audience.DESK, "help.stats"),
+    CommandSpec("hulp", ("help", "?"), Audience.DESK, "help.desk"),
     CommandSpec("publiceer", ("publish",), Audience.WIJK, "help.publiceer", takes_argument=True),
     CommandSpec("ja", ("yes",), Audience.WIJK, "help.wijk_ja"),
     CommandSpec("stop", ("annuleer", "cancel"), Audience.WIJK, "help.wijk_stop"),

@@ -364,6 +364,10 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Preview of {label} ({category}) — goes to {count} members. "
         "This is what members will see. Send: !yes · Do not send: !stop",
     },
+    "broadcast.unknown_bulletin": {
+        "nl": "Dat bulletin ken ik niet in deze wijk. Kijk het nummer na in de politiekamer.",
+        "en": "I do not know that bulletin in this wijk. Check its number in the police room.",
+    },
     "broadcast.nothing_to_confirm": {
         "nl": "Er staat geen wijkbericht klaar. Begin met !publiceer tekst.",
         "en": "No broadcast is waiting. Start with !publish text.",
@@ -391,6 +395,114 @@ CATALOG: dict[str, dict[Language, str]] = {
     "desk.reaction_header": {
         "nl": "Reactie op {broadcast} · {report} · {pseudonym}",
         "en": "Reaction to {broadcast} · {report} · {pseudonym}",
+    },
+    # --- report handling and the police room -------------------------------------------
+    "help.desk": {
+        "nl": "Desk-commando's (in de draad van een melding, of met het nummer erbij):\n"
+        "!status M-0003 afgehandeld · !categorie inbraak · !neem · "
+        "!doorsturen [M-0003] tekst voor de politie, optioneel een regel 'notitie: …' · "
+        "!blokkeer M-0003 · !deblokkeer M-0003 · !stats",
+        "en": "Desk commands (in a report's thread, or with its number):\n"
+        "!status M-0003 afgehandeld · !category inbraak · !claim · "
+        "!forward [M-0003] text for the police, optionally a line 'note: …' · "
+        "!block M-0003 · !unblock M-0003 · !stats",
+    },
+    "help.status": {
+        "nl": "!status [M-0003] nieuw|in behandeling|doorgestuurd|afgehandeld",
+        "en": "!status [M-0003] nieuw|in behandeling|doorgestuurd|afgehandeld",
+    },
+    "help.categorie": {"nl": "!categorie [M-0003] categorie", "en": "!category [M-0003] category"},
+    "help.neem": {
+        "nl": "!neem [M-0003] — ik behandel deze melding",
+        "en": "!claim [M-0003] — I handle this report",
+    },
+    "help.doorsturen": {
+        "nl": "!doorsturen [M-0003] tekst — naar politie & gemeente",
+        "en": "!forward [M-0003] text — to police & municipality",
+    },
+    "help.stats": {"nl": "!stats — cijfers zonder namen", "en": "!stats — figures without names"},
+    "desk.unknown_command": {
+        "nl": "Het commando !{word} ken ik niet; er is niets naar een lid gestuurd. "
+        "Typ !hulp voor de desk-commando's.",
+        "en": "I do not know the command !{word}; nothing was sent to a member. "
+        "Type !help for the desk commands.",
+    },
+    "desk.which_report": {
+        "nl": "Over welke melding gaat {command}? Geef het in de draad van de melding, "
+        "of zet het nummer erbij (bijvoorbeeld {command} M-0003).",
+        "en": "Which report is {command} about? Use it in the report's thread, "
+        "or add its number (for example {command} M-0003).",
+    },
+    "desk.status_usage": {
+        "nl": "Gebruik: !status nieuw, in behandeling, doorgestuurd of afgehandeld.",
+        "en": "Usage: !status nieuw, in behandeling, doorgestuurd or afgehandeld.",
+    },
+    "desk.category_usage": {
+        "nl": "Kies een categorie: {choices}.",
+        "en": "Choose a category: {choices}.",
+    },
+    "desk.status_set": {
+        "nl": "{report}: status is nu '{status}'.",
+        "en": "{report}: status is now '{status}'.",
+    },
+    "desk.category_set": {
+        "nl": "{report}: categorie is nu '{category}'.",
+        "en": "{report}: category is now '{category}'.",
+    },
+    "desk.claimed": {
+        "nl": "{report} wordt behandeld door {handler}.",
+        "en": "{report} is handled by {handler}.",
+    },
+    "desk.forwarded": {
+        "nl": "{report} is doorgestuurd naar politie & gemeente (alleen het nummer, geen "
+        "schuilnaam). Hun antwoord verschijnt in deze draad; jij beslist wat terug gaat.",
+        "en": "{report} was forwarded to police & municipality (number only, no pseudonym). "
+        "Their reply appears in this thread; you decide what goes back.",
+    },
+    "desk.forward_usage": {
+        "nl": "Zet achter !doorsturen de tekst die de politie moet zien (plak de melding en "
+        "haal weg wat niet nodig is). Een regel 'notitie: …' wordt je notitie.",
+        "en": "Put the text the police should see after !forward (paste the report and remove "
+        "what is not needed). A line 'note: …' becomes your note.",
+    },
+    "desk.police_reply_header": {
+        "nl": "Reactie van politie/gemeente op {report}",
+        "en": "Reply from police/municipality to {report}",
+    },
+    "police.forward_header": {
+        "nl": "Doorgestuurd door de coördinatoren van BIN {wijk} · {report}",
+        "en": "Forwarded by the coordinators of BIN {wijk} · {report}",
+    },
+    "police.forward_note": {
+        "nl": "Notitie van de coördinator: {note}",
+        "en": "Coordinator's note: {note}",
+    },
+    "police.bulletin_ack": {
+        "nl": "Bericht ontvangen als {bulletin}. Coördinatoren: publiceer het in de wijk met "
+        "!publiceer {bulletin} in de wijkkamer (of neem de tekst over en pas hem aan).",
+        "en": "Message received as {bulletin}. Coordinators: publish it to the wijk with "
+        "!publish {bulletin} in the broadcast room (or copy and edit the text).",
+    },
+    "stats.title": {
+        "nl": "Cijfers BIN {wijk} (aantallen onder 5 als <5)",
+        "en": "Figures BIN {wijk} (counts below 5 as <5)",
+    },
+    "stats.members": {"nl": "Leden: {count}", "en": "Members: {count}"},
+    "stats.per_week": {
+        "nl": "Meldingen per week (oud → nieuw): {weeks}",
+        "en": "Reports per week (old → new): {weeks}",
+    },
+    "stats.by_category": {
+        "nl": "Per categorie (8 weken): {categories}",
+        "en": "By category (8 weeks): {categories}",
+    },
+    "stats.first_answer": {
+        "nl": "Gemiddelde tijd tot eerste antwoord: {hours} uur",
+        "en": "Average time to first answer: {hours} hours",
+    },
+    "stats.first_answer_few": {
+        "nl": "Gemiddelde tijd tot eerste antwoord: te weinig gegevens",
+        "en": "Average time to first answer: too few data",
     },
     # --- rooms and the desk -------------------------------------------------------------
     "room.desk.name": {"nl": "BIN {wijk} · Coördinatoren", "en": "BIN {wijk} · Coordinators"},

@@ -8,7 +8,8 @@ encrypted timeline events, never in state events (which the homeserver stores in
 Version history:
     1 — report, member_message, answer, notice, system kinds; report id, conversation,
         pseudonym, wijk, status, text.
-    2 — broadcast kind (a wijk message as a member receives it; `report` holds W-0001) and
+    2 — forward, police_reply and bulletin kinds; category, handler and note fields;
+        broadcast kind (a wijk message as a member receives it; `report` holds W-0001) and
         `reaction_to` on a report that reacts to a broadcast. Readers of version 1 fields
         keep working: fields are only ever added.
         Also added (issue 3): `edited` (a member's or coordinator's edit, posted as a new
@@ -44,6 +45,12 @@ class Kind(StrEnum):
     """The bot speaking for itself to coordinators (status lines, summaries)."""
     BROADCAST = "broadcast"
     """A wijk message as delivered into a member's private room."""
+    FORWARD = "forward"
+    """A report forwarded to the police room (report number only, no pseudonym)."""
+    POLICE_REPLY = "police_reply"
+    """The police's reply to a forward, shown in the report's desk thread."""
+    BULLETIN = "bulletin"
+    """A police/gemeente message in the police room, numbered B-0001."""
 
 
 class Status(StrEnum):
@@ -72,6 +79,22 @@ def broadcast_id(number: int) -> str:
     return f"W-{number:04d}"
 
 
+def bulletin_id(number: int) -> str:
+    """Format a bulletin number: 1 -> 'B-0001'."""
+    if number < 1:
+        raise ValueError("bulletin numbers start at 1")
+    return f"B-{number:04d}"
+
+
+BULLETIN_ID_RE = re.compile(r"^B-(\d{4,})$")
+
+
+def parse_bulletin_id(label: str) -> int | None:
+    """Parse 'B-0001' back to 1, or None."""
+    match = BULLETIN_ID_RE.match(label.strip().upper())
+    return int(match.group(1)) if match else None
+
+
 def parse_report_id(label: str) -> int | None:
     """Parse 'M-0007' (any case, surrounding space allowed) back to 7, or None."""
     match = REPORT_ID_RE.match(label.strip().upper())
@@ -91,6 +114,9 @@ _OPTIONAL = (
     "media",
     "revealed",
     "user_id",
+    "category",
+    "handler",
+    "note",
 )
 
 
@@ -108,6 +134,12 @@ class BinFields:
     """The member's own words (cleaned), so the client never has to take them from `body`."""
     reaction_to: str | None = None
     """On a report: the broadcast (W-0003) it reacts to."""
+    category: str | None = None
+    """A report's category, as set by a coordinator."""
+    handler: str | None = None
+    """The coordinator (user id) handling a report; coordinators know each other."""
+    note: str | None = None
+    """On a forward: the coordinator's note to the police."""
     edited: bool | None = None
     """A new version of an earlier message (whose copy the bot redacted)."""
     part: int | None = None
@@ -175,5 +207,8 @@ class BinFields:
             media=text("media"),
             revealed=raw.get("revealed") if isinstance(raw.get("revealed"), bool) else None,
             user_id=text("user_id"),
+            category=text("category"),
+            handler=text("handler"),
+            note=text("note"),
             version=version,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge import anonymise, commands, conversations, i18n, pseudonyms
 from bridge.broadcasts import Broadcasts
+from bridge.desk import DeskWork
 from bridge.protocol import FIELD, BinFields, Kind, Status, parse_report_id, report_id
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Conversation, Member, Mirror, Store
@@ -68,6 +69,8 @@ class Relay:
         self.store = store
         self.secret = secret
         self.broadcasts = Broadcasts(settings, store)
+        self.desk = DeskWork(settings, store)
+        self.broadcasts.bulletins = self.desk
         # Per-member rate limit (case C14): in memory; a restart starts the count afresh.
         self._recent: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
@@ -481,8 +484,26 @@ class Relay:
             return
         text = anonymise.coordinator_text(msg.content)
         parsed = commands.parse(text, commands.Audience.DESK) if text else None
+        if isinstance(parsed, commands.UnknownCommand):
+            # A mistyped command is never delivered to a member as if it were an answer.
+            desk = self.store.wijk_room(wijk.slug, "desk")
+            if desk is not None:
+                self.desk.say(
+                    db,
+                    desk,
+                    i18n.t("desk.unknown_command", self.settings.bot.language, word=parsed.word),
+                )
+            return
         if isinstance(parsed, commands.Command):
-            self._desk_command(db, wijk, parsed, msg)
+            if parsed.spec.name in ("blokkeer", "deblokkeer"):
+                self._desk_command(db, wijk, parsed, msg)
+            elif parsed.spec.name == "hulp":
+                desk = self.store.wijk_room(wijk.slug, "desk")
+                if desk is not None:
+                    self.desk.say(db, desk, i18n.t("help.desk", self.settings.bot.language))
+            else:
+                thread = self._answered_conversation(msg.content)
+                self.desk.handle(db, wijk, parsed, msg.sender, thread, msg.ts)
             return
         conversation = self._answered_conversation(msg.content)
         if conversation is None or conversation.wijk != wijk.slug:
@@ -527,6 +548,10 @@ class Relay:
                 )
             return
         self.store.touch_conversation(db, conversation.id, msg.ts)
+        db.execute(
+            "UPDATE conversations SET first_answer_at=COALESCE(first_answer_at, ?) WHERE id=?",
+            (msg.ts, conversation.id),
+        )
         source = self.mirror_key(msg.event_id)
         self.store.add_mirror(
             db, source, conversation.id, self.author_key(msg.sender), member.room_id
@@ -552,6 +577,15 @@ class Relay:
             self.store.enqueue(
                 db, member.room_id, content, conversation_id=conversation.id, mirror=source
             )
+
+    def handle_police_message(
+        self, db: sqlite3.Connection, wijk: WijkSettings, msg: Inbound
+    ) -> None:
+        """A message in the police room: bulletins, replies to forwards, `!stats`."""
+        if not msg.encrypted or msg.sender not in (*wijk.police, *wijk.coordinators):
+            return
+        replied = self._answered_conversation(msg.content)
+        self.desk.handle_police(db, wijk, msg.sender, msg.content, replied, msg.ts)
 
     def handle_wijk_message(self, db: sqlite3.Connection, wijk: WijkSettings, msg: Inbound) -> None:
         """A message in the wijk room: only explicit commands do anything (never plain chat)."""

@@ -132,6 +132,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_event ON deliveries(event_id);
     ALTER TABLE conversations ADD COLUMN reaction_to TEXT;
     """,
+    # 5: report handling and the police room (issue 4): status, category, who handles it,
+    # time of the first answer (for figures), and police bulletins.
+    """
+    ALTER TABLE conversations ADD COLUMN status TEXT NOT NULL DEFAULT 'nieuw';
+    ALTER TABLE conversations ADD COLUMN category TEXT;
+    ALTER TABLE conversations ADD COLUMN handler TEXT;
+    ALTER TABLE conversations ADD COLUMN first_answer_at REAL;
+    CREATE TABLE bulletins (
+        wijk TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (wijk, number)
+    );
+    """,
 )
 
 REDACTION = "m.room.redaction"

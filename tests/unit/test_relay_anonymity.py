@@ -24,9 +24,7 @@ class World:
             bot=BotSettings(user_id="@bot:hs.example", data_dir=tmp),
             relay=RelaySettings(**relay),
             wijken=[
-                WijkSettings(
-                    slug="oost", name="Oost", join_code=SecretStr("c"), coordinators=[CO]
-                )
+                WijkSettings(slug="oost", name="Oost", join_code=SecretStr("c"), coordinators=[CO])
             ],
         )
         self.store = Store(tmp / "bridge.db")
@@ -249,7 +247,7 @@ def test_a_flood_is_throttled_with_one_notice_and_others_are_not_affected(world:
     assert len(relayed) == 10
     notices = [s for s in sends if s.room_id == lid and "veel berichten" in s.content["body"]]
     assert len(notices) == 1
-    assert any("Ik ook" == s.content[FIELD].get("text") for s in world.desk(sends))
+    assert any(s.content[FIELD].get("text") == "Ik ook" for s in world.desk(sends))
 
 
 def test_persoonlijk_explains_first_and_reveals_only_after_ja_in_one_conversation(

@@ -136,7 +136,22 @@ def test_an_unknown_command_is_reported_with_its_word(text: str, word: str) -> N
 
 
 def test_member_commands_are_not_commands_in_the_desk() -> None:
-    assert commands.parse("!hulp", Audience.DESK) == UnknownCommand("hulp")
+    assert commands.parse("!nieuw", Audience.DESK) == UnknownCommand("nieuw")
+    assert commands.parse("!taal en", Audience.DESK) == UnknownCommand("taal")
+
+
+def test_the_desk_has_its_own_help_and_report_handling_commands() -> None:
+    for text, name in [
+        ("!hulp", "hulp"),
+        ("!status M-0003 afgehandeld", "status"),
+        ("!category inbraak", "categorie"),
+        ("!claim", "neem"),
+        ("!forward M-0003 tekst", "doorsturen"),
+        ("!stats", "stats"),
+    ]:
+        parsed = commands.parse(text, Audience.DESK)
+        assert isinstance(parsed, commands.Command)
+        assert parsed.spec.name == name
 
 
 def test_every_member_command_has_a_help_text_in_both_languages() -> None:
