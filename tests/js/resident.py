@@ -190,7 +190,13 @@ class JsResident:
         assert self.process.stdout is not None
         try:
             while line := await self.process.stdout.readline():
-                self._handle(json.loads(line))
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError:
+                    # Not the protocol: keep it with stderr, where it helps explain a failure.
+                    self._stderr.append("stdout: " + line.decode(errors="replace").rstrip())
+                    continue
+                self._handle(message)
         finally:
             await self.process.wait()
             for future in [*self._pending.values(), self._ready]:
@@ -253,9 +259,12 @@ class JsResident:
     async def wait_for(self, timeout: float = 20, **filter: Any) -> JsEvent:  # noqa: ASYNC109
         """Wait until an event matches (room_id, type, sender, msgtype, kind, body substring,
         not_room_id, decrypted, after=seq); return the first such."""
-        report = await self.call(
-            "waitFor", timeout=timeout + 5, timeout_ms=int(timeout * 1000), **filter
-        )
+        try:
+            report = await self.call(
+                "waitFor", timeout=timeout + 5, timeout_ms=int(timeout * 1000), **filter
+            )
+        except JsResidentError as error:
+            raise JsResidentError(f"{error}\nthe latest events it saw:\n{self._recent()}") from None
         return JsEvent.from_report(report)
 
     async def wait_until(
@@ -345,6 +354,14 @@ class JsResident:
         """This client's view of someone's devices: signed by their owner? verified by us?"""
         result: list[dict[str, Any]] = await self.call("devices", user_id=user_id)
         return result
+
+    def _recent(self, count: int = 8) -> str:
+        lines = [
+            f"  #{e.seq} {e.room_id} {e.type} {e.fields.get('kind', '-')} "
+            f"{e.decryption_failure or ''} {e.body[:60]!r}"
+            for e in self.events[-count:]
+        ]
+        return "\n".join(lines) or "  (none)"
 
     @property
     def last_seq(self) -> int:
