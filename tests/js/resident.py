@@ -233,16 +233,32 @@ class JsResident:
     # --- commands -----------------------------------------------------------------------------
 
     async def login(
-        self, homeserver: str, user_id: str, password: str, *, cross_sign: bool = True
+        self,
+        homeserver: str,
+        user_id: str,
+        password: str | None = None,
+        *,
+        access_token: str | None = None,
+        device_id: str | None = None,
+        cross_sign: bool = True,
     ) -> dict[str, Any]:
-        """Log in with a password on a new device, cross-sign it, exclude insecure devices, sync."""
+        """Log in, set up Rust crypto excluding insecure devices, cross-sign, and sync once.
+
+        With a password: a new device, as Element makes at login. Otherwise an existing
+        session (access_token and device_id, e.g. from the shared-secret registration).
+        """
+        credentials: dict[str, Any] = (
+            {"password": password}
+            if password is not None
+            else {"access_token": access_token, "device_id": device_id}
+        )
         result: dict[str, Any] = await self.call(
             "login",
             timeout=60,
             homeserver=homeserver,
             user_id=user_id,
-            password=password,
             cross_sign=cross_sign,
+            **credentials,
         )
         self.user_id = result["user_id"]
         self.device_id = result["device_id"]
