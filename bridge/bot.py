@@ -26,6 +26,7 @@ from bridge import i18n, media, provision
 from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
+from bridge.membership import LEAVE
 from bridge.relay import Inbound, Relay, RelayedImage
 from bridge.settings import BridgeSettings
 from bridge.store import REDACTION, PendingSend, Store
@@ -443,6 +444,10 @@ class Bridge:
                 return  # not synced yet: keep order, try after the next sync
             if send.event_type == REDACTION:
                 await self._redact(client, send)
+                continue
+            if send.event_type == LEAVE:
+                await client.room_leave(send.room_id)  # leaving twice is harmless
+                self.store.drop_send(send)
                 continue
             content = self._with_thread(send)
             response = await client.room_send(

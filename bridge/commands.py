@@ -32,6 +32,7 @@ class CommandSpec:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("hulp", ("help", "?"), Audience.MEMBER, "help.hulp"),
     CommandSpec("aanmelden", ("join",), Audience.MEMBER, "help.aanmelden", takes_argument=True),
+    CommandSpec("afmelden", ("leave",), Audience.MEMBER, "help.afmelden", takes_argument=True),
     CommandSpec("nieuw", ("new",), Audience.MEMBER, "help.nieuw"),
     CommandSpec("naam", ("name",), Audience.MEMBER, "help.naam"),
     CommandSpec("privacy", (), Audience.MEMBER, "help.privacy"),
@@ -51,6 +52,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "doorsturen", ("forward", "politie"), Audience.DESK, "help.doorsturen", takes_argument=True
     ),
     CommandSpec("stats", ("cijfers",), Audience.DESK, "help.stats"),
+    CommandSpec("toelaten", ("admit",), Audience.DESK, "help.toelaten", takes_argument=True),
+    CommandSpec("weigeren", ("refuse",), Audience.DESK, "help.weigeren", takes_argument=True),
     CommandSpec("hulp", ("help", "?"), Audience.DESK, "help.desk"),
     CommandSpec("publiceer", ("publish",), Audience.WIJK, "help.publiceer", takes_argument=True),
     CommandSpec("ja", ("yes",), Audience.WIJK, "help.wijk_ja"),

@@ -396,6 +396,61 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Reactie op {broadcast} · {report} · {pseudonym}",
         "en": "Reaction to {broadcast} · {report} · {pseudonym}",
     },
+    # --- joining and leaving ------------------------------------------------------------
+    "help.afmelden": {
+        "nl": "!afmelden — uit BIN stappen; alles wat BIN over je bewaarde wordt gewist",
+        "en": "!leave — leave BIN; everything BIN kept about you is erased",
+    },
+    "help.toelaten": {
+        "nl": "!toelaten Naam — een nieuw lid toelaten",
+        "en": "!admit Name — admit a new member",
+    },
+    "help.weigeren": {
+        "nl": "!weigeren Naam — een aanmelding weigeren",
+        "en": "!refuse Name — refuse a sign-up",
+    },
+    "signup.slow_down": {
+        "nl": "Er zijn te veel verkeerde codes gestuurd. Probeer het over {minutes} minuten "
+        "opnieuw, met de code van je BIN-coördinator.",
+        "en": "Too many wrong codes were sent. Try again in {minutes} minutes, with the code "
+        "from your BIN coordinator.",
+    },
+    "signup.pending": {
+        "nl": "Dank je! De coördinatoren van BIN {wijk} laten nieuwe leden eerst toe. Ze zien "
+        "alleen een schuilnaam, niet wie je bent. Je hoort het hier zodra het rond is.",
+        "en": "Thank you! The coordinators of BIN {wijk} admit new members first. They only see "
+        "a pseudonym, not who you are. You will hear here once it is done.",
+    },
+    "signup.refused": {
+        "nl": "Je aanmelding bij BIN {wijk} is niet toegelaten. Vragen? Neem contact op met de "
+        "gemeente of je wijkagent.",
+        "en": "Your sign-up for BIN {wijk} was not admitted. Questions? Contact the municipality "
+        "or your community police officer.",
+    },
+    "leave.confirm": {
+        "nl": "Wil je echt uit BIN stappen? Dan wis ik alles wat ik over je bewaar en verlaat ik "
+        "deze kamer. Stuur !afmelden ja om te bevestigen.",
+        "en": "Do you really want to leave BIN? I will erase everything I keep about you and "
+        "leave this room. Send !leave yes to confirm.",
+    },
+    "leave.done": {
+        "nl": "Je bent afgemeld en alles wat BIN over je bewaarde is gewist. Dank voor je hulp "
+        "in de wijk! Terugkomen kan altijd: start opnieuw een chat met mij.",
+        "en": "You have left BIN and everything it kept about you is erased. Thanks for your "
+        "help! You can always come back: start a new chat with me.",
+    },
+    "desk.signup_request": {
+        "nl": "Nieuw lid {pseudonym} wil zich aanmelden. Toelaten: !toelaten {pseudonym} · "
+        "weigeren: !weigeren {pseudonym}",
+        "en": "New member {pseudonym} wants to join. Admit: !admit {pseudonym} · "
+        "refuse: !refuse {pseudonym}",
+    },
+    "desk.signup_unknown": {
+        "nl": "Geen aanmelding onder die naam.",
+        "en": "No sign-up under that name.",
+    },
+    "desk.signup_admitted": {"nl": "Toegelaten.", "en": "Admitted."},
+    "desk.signup_refused": {"nl": "Geweigerd.", "en": "Refused."},
     # --- report handling and the police room -------------------------------------------
     "help.desk": {
         "nl": "Desk-commando's (in de draad van een melding, of met het nummer erbij):\n"

@@ -19,6 +19,7 @@ from typing import Any
 from bridge import anonymise, commands, conversations, i18n, pseudonyms
 from bridge.broadcasts import Broadcasts
 from bridge.desk import DeskWork
+from bridge.membership import Membership
 from bridge.protocol import FIELD, BinFields, Kind, Status, parse_report_id, report_id
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Conversation, Member, Mirror, Store
@@ -70,6 +71,7 @@ class Relay:
         self.secret = secret
         self.broadcasts = Broadcasts(settings, store)
         self.desk = DeskWork(settings, store)
+        self.membership = Membership(settings, store, secret, self._notice, self._sign_up)
         self.broadcasts.bulletins = self.desk
         # Per-member rate limit (case C14): in memory; a restart starts the count afresh.
         self._recent: dict[str, deque[float]] = {}
@@ -102,12 +104,8 @@ class Relay:
         return any(user_id in w.coordinators or user_id in w.police for w in self.settings.wijken)
 
     def wijk_by_code(self, code: str) -> WijkSettings | None:
-        """The wijk whose join code this is (case and surrounding space ignored)."""
-        wanted = code.strip().lower()
-        for wijk in self.settings.wijken:
-            if wijk.join_code.get_secret_value().strip().lower() == wanted:
-                return wijk
-        return None
+        """The wijk whose current join code this is (case and surrounding space ignored)."""
+        return self.membership.wijk_by_code(code)
 
     def _wijk_name(self, slug: str | None) -> str:
         wijk = self.settings.wijk(slug) if slug else None
@@ -161,14 +159,11 @@ class Relay:
             self._member_command(db, member, parsed, msg)
             return
         if member.wijk is None:
-            wijk = self.wijk_by_code(text)
-            if wijk is not None:
-                self._sign_up(db, member, wijk)
+            # A single word is taken as an attempt at a code; anything else as a report.
+            if len(text) <= 40 and len(text.split()) == 1:
+                self.membership.try_code(db, member, text, msg.ts)
             else:
-                # A single word is taken as an attempt at a code; anything else as a report.
-                looks_like_code = len(text) <= 40 and len(text.split()) == 1
-                key = "signup.wrong_code" if looks_like_code else "signup.needed"
-                self._notice(db, member, key)
+                self._notice(db, member, "signup.needed")
             return
         self._relay_report(db, member, msg, text)
 
@@ -183,11 +178,9 @@ class Relay:
             lines.append(i18n.t("help.outro", lang))
             self._send_notice(db, member, "\n".join(lines))
         elif name == "aanmelden":
-            wijk = self.wijk_by_code(cmd.argument) if cmd.argument else None
-            if wijk is None:
-                self._notice(db, member, "signup.wrong_code")
-            else:
-                self._sign_up(db, member, wijk)
+            self.membership.try_code(db, member, cmd.argument, msg.ts)
+        elif name == "afmelden":
+            self.membership.leave(db, member, cmd.argument)
         elif name == "nieuw":
             self.store.update_member(member.member_key, db, want_new=1)
             self._notice(db, member, "nieuw.ok")
@@ -497,6 +490,12 @@ class Relay:
         if isinstance(parsed, commands.Command):
             if parsed.spec.name in ("blokkeer", "deblokkeer"):
                 self._desk_command(db, wijk, parsed, msg)
+            elif parsed.spec.name in ("toelaten", "weigeren"):
+                admit = parsed.spec.name == "toelaten"
+                key = self.membership.decide(db, wijk, parsed.argument, admit)
+                desk = self.store.wijk_room(wijk.slug, "desk")
+                if desk is not None:
+                    self.desk.say(db, desk, i18n.t(key, self.settings.bot.language))
             elif parsed.spec.name == "hulp":
                 desk = self.store.wijk_room(wijk.slug, "desk")
                 if desk is not None:

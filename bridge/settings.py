@@ -107,6 +107,9 @@ class WijkSettings(BaseModel):
     """Coordinators' Matrix user ids: the first is primary, the second reserve."""
     police: list[UserId] = Field(default_factory=list)
     """Police and gemeente contacts' Matrix user ids (the police room)."""
+    approval: bool = False
+    """New members wait until a coordinator admits them (`!toelaten Naam`), without anyone
+    learning who they are."""
 
     @field_validator("slug")
     @classmethod

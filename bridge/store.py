@@ -147,6 +147,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (wijk, number)
     );
     """,
+    # 6: joining and leaving (issue 4): rotated join codes (digests only), slowed-down wrong
+    # codes, sign-ups waiting for the coordinators' approval under a temporary pseudonym.
+    """
+    CREATE TABLE join_codes (
+        wijk TEXT PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE members ADD COLUMN wrong_codes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN next_code_at REAL;
+    CREATE TABLE signups (
+        member_key TEXT NOT NULL REFERENCES members(member_key) ON DELETE CASCADE,
+        wijk TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        PRIMARY KEY (member_key, wijk)
+    );
+    """,
 )
 
 REDACTION = "m.room.redaction"

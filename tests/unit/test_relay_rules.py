@@ -156,7 +156,17 @@ def test_the_desk_has_its_own_help_and_report_handling_commands() -> None:
 
 def test_every_member_command_has_a_help_text_in_both_languages() -> None:
     names = [spec.name for spec in commands.member_commands()]
-    assert names == ["hulp", "aanmelden", "nieuw", "naam", "privacy", "taal", "persoonlijk", "ja"]
+    assert names == [
+        "hulp",
+        "aanmelden",
+        "afmelden",
+        "nieuw",
+        "naam",
+        "privacy",
+        "taal",
+        "persoonlijk",
+        "ja",
+    ]
     for spec in commands.member_commands():
         assert i18n.t(spec.help_key, "nl").startswith(f"!{spec.name}")
         assert i18n.t(spec.help_key, "en").startswith("!")
