@@ -192,8 +192,12 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-def assert_renders_like_element(event: JsEvent) -> None:
-    """A bot message as Element shows it: decrypted, no shield, sane HTML, nobody pinged."""
+def assert_renders_like_element(event: JsEvent, thread_root: str | None = None) -> None:
+    """A bot message as Element shows it: decrypted, no shield, sane HTML, nobody pinged.
+
+    With `thread_root`, it belongs in that thread (js-sdk groups it there, as Element does);
+    without, it relates to nothing (the private room has no threads).
+    """
     where = f"bot event {event.event_id} ({event.fields.get('kind')})"
     assert event.encrypted, f"{where} was sent unencrypted"
     assert event.decryption_failure is None, f"{where}: {event.decryption_failure}"
@@ -214,4 +218,14 @@ def assert_renders_like_element(event: JsEvent) -> None:
     plain = re.sub(r"(?m)^> ?", "", event.body)
     assert _words("".join(check.text)) == _words(plain), f"{where}: HTML and body differ"
     relation = content.get("m.relates_to")
-    assert relation is None, f"{where} relates to something in a DM: {relation}"
+    if thread_root is None:
+        assert relation is None, f"{where} relates to something: {relation}"
+    else:
+        assert event.thread_root == thread_root, f"{where} is not in thread {thread_root}"
+        # Threads-unaware clients show it as a reply to the root, without a reply quote.
+        assert relation == {
+            "rel_type": "m.thread",
+            "event_id": thread_root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": thread_root},
+        }, f"{where}: {relation}"

@@ -162,10 +162,15 @@ async def test_js_replies_to_the_bots_answer_reach_the_same_conversation_with_on
     async with (
         running_world(homeserver, make_account, tmp_path) as world,
         JsResident.running() as js,
+        JsResident.running() as phone,
     ):
         member = await js_member(world, make_account, js)
         coordinator = world.coordinator("oost")
         desk = world.room("oost", "desk")
+        # The coordinator also reads the desk in Element on a phone (js-sdk, threads grouped).
+        await phone.login(
+            homeserver.url, coordinator.user_id, coordinator.account.password, cross_sign=False
+        )
 
         await member.say("Er staat al dagen een aanhanger zonder kenteken op het plein")
         first = await desk_event(world, "report", what="the first report")
@@ -212,8 +217,18 @@ async def test_js_replies_to_the_bots_answer_reach_the_same_conversation_with_on
             for leftover in ("In reply to", "mx-reply", "matrix.to", answer_text):
                 assert leftover not in str(relayed.content), f"{leftover!r} crossed ({style})"
             await member.notice_after(mark, "M-0001")
+            on_phone = await phone.wait_for(room_id=desk, body=text, decrypted=True)
+            assert_renders_like_element(on_phone, thread_root=first.event_id)
 
+        root_on_phone = await phone.wait_for(room_id=desk, kind="report", decrypted=True)
+        assert root_on_phone.event_id == first.event_id
+        assert_renders_like_element(root_on_phone)
         assert_bot_leaks_nothing(world, member, answer_text, "In reply to")
+        bot = world.settings.bot.user_id
+        assert_no_leaks(
+            [e.source for e in phone.in_room(desk) if e.sender == bot],
+            member.trace(answer_text, "In reply to"),
+        )
 
 
 async def test_the_bots_messages_read_in_the_js_client_as_element_shows_them(
