@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     hs.add_argument("--data-dir", type=Path, required=True, help="where config and data live")
     hs.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
 
+    admin = sub.add_parser("admin", help="operator view: wijken, join codes, figures")
+    admin.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    admin_sub.add_parser("list", help="wijken with members, open reports and coordinators")
+    rotate = admin_sub.add_parser("rotate-code", help="give a wijk a new join code")
+    rotate.add_argument("wijk", help="the wijk's slug, e.g. oost")
+    figures = admin_sub.add_parser("stats", help="figures without identities")
+    figures.add_argument("wijk", nargs="?", help="one wijk's slug (default: all)")
+    admin.epilog = "Reload the running bot's configuration with: kill -HUP <pid>"
+
     demo = sub.add_parser("demo", help="homeserver + demo accounts + bot + coordinator client")
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR)
     mode = demo.add_mutually_exclusive_group()
@@ -49,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.homeserver import serve
 
             return serve(args.data_dir, args.port)
+        if args.command == "admin":
+            from bridge import admin
+
+            settings = load_settings(args.config)
+            if args.admin_command == "list":
+                return admin.list_wijken(settings)
+            if args.admin_command == "rotate-code":
+                return admin.rotate_code(settings, args.wijk)
+            return admin.stats(settings, args.wijk)
         if args.command == "demo":
             from bridge.demo import run_demo
 
@@ -72,9 +92,18 @@ def run_bot(config: Path | None, log_file: str | None = None) -> int:
     async def go() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        bridge = Bridge(settings)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Bridge(settings).run(stop)
+
+        def reload() -> None:
+            try:
+                bridge.request_reload(load_settings(config))
+            except ConfigError as exc:  # a broken edit keeps the running configuration
+                logging.getLogger("bridge").error("reload refused: %s", exc)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        await bridge.run(stop)
 
     try:
         asyncio.run(go())

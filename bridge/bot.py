@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF_S = 30.0
 SECRET_FILE = "secret.key"
+ESCALATION_CHECK_S = 300
 UNDECRYPTABLE_GIVE_UP_S = 7 * 86400
 STATUS_FILE = "status.json"
 # A generous timeline per room and sync; a longer backlog is fetched page by page (`_gap`).
@@ -69,6 +70,8 @@ class Bridge:
             self.relay.broadcasts, self.store, settings.relay.broadcast_concurrency
         )
         self._broadcasting: asyncio.Task[None] | None = None
+        self._pending_settings: BridgeSettings | None = None
+        self._last_escalation = 0.0
         self.client: nio.AsyncClient | None = None
         self.ready = asyncio.Event()
         self.errors = 0
@@ -111,6 +114,7 @@ class Bridge:
         await ensure_cross_signing(client, self.settings.bot.key_file)
         await self._set_display_name(client)
         report = await provision.reconcile(client, self.settings, self.store)
+        self._welcome_coordinators(report)
         self.store.forget_expired_blocks(time.time())  # digests kept only for their period
         if report.changed:
             log.info(
@@ -176,10 +180,57 @@ class Bridge:
         await self._retry_undecrypted(client)
         await self._flush_outbox(client)
         self._start_broadcasts(client)
+        await self._apply_reload(client)
+        self._escalate()
         with self.store.transaction() as db:
             self.store.set_meta("sync_token", response.next_batch, db)
         self.last_sync = time.time()
         self._write_status()
+
+    def request_reload(self, settings: BridgeSettings) -> None:
+        """Take new settings (SIGHUP): applied after the current batch, without a restart."""
+        self._pending_settings = settings
+
+    async def _apply_reload(self, client: nio.AsyncClient) -> None:
+        settings, self._pending_settings = self._pending_settings, None
+        if settings is None:
+            return
+        for holder in (
+            self,
+            self.relay,
+            self.relay.broadcasts,
+            self.relay.desk,
+            self.relay.membership,
+        ):
+            holder.settings = settings
+        report = await provision.reconcile(client, settings, self.store)
+        log.info(
+            "configuration reloaded: %d rooms created, %d invites, %d removals",
+            len(report.created),
+            len(report.invited),
+            len(report.removed),
+        )
+        self._welcome_coordinators(report)
+        # New rooms become known with the next sync; sends into them wait in the outbox.
+
+    def _welcome_coordinators(self, report: provision.ProvisionReport) -> None:
+        """A newly added coordinator gets a summary of the wijk's open conversations."""
+        for slug, coordinators in report.new_coordinators.items():
+            wijk = self.settings.wijk(slug)
+            if wijk is None:
+                continue
+            with self.store.transaction() as db:
+                for coordinator in coordinators:
+                    self.relay.desk.post_summary(db, wijk, coordinator)
+
+    def _escalate(self) -> None:
+        """At most every few minutes: unanswered reports go to the reserve coordinator."""
+        now = time.time()
+        if now - self._last_escalation < ESCALATION_CHECK_S:
+            return
+        self._last_escalation = now
+        with self.store.transaction() as db:
+            self.relay.desk.escalate(db, now)
 
     def _start_broadcasts(self, client: nio.AsyncClient) -> None:
         """Deliver due broadcasts in the background, so the sync loop keeps relaying."""

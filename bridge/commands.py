@@ -110,6 +110,14 @@ def parse(text: str, audience: Audience) -> Command | UnknownCommand | None:
     return Command(spec, rest[0].strip() if rest else "")
 
 
+def where(word: str) -> Audience | None:
+    """The room kind where `word` is a command, for explaining a command used in the wrong room."""
+    for audience in (Audience.WIJK, Audience.DESK):
+        if lookup(word, audience) is not None:
+            return audience
+    return None
+
+
 def member_commands() -> tuple[CommandSpec, ...]:
     """The commands a member can use, in help order."""
     return tuple(c for c in COMMANDS if c.audience is Audience.MEMBER)

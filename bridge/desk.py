@@ -304,6 +304,75 @@ class DeskWork:
         )
         return None if row is None else str(row[0])
 
+    # --- coordinators come and go -----------------------------------------------------
+
+    def post_summary(self, db: sqlite3.Connection, wijk: WijkSettings, coordinator: str) -> None:
+        """For a newly added coordinator: what is open in the wijk (no text: it is not kept)."""
+        desk = self.store.wijk_room(wijk.slug, "desk")
+        if desk is None:
+            return
+        rows = self.store.query_all(
+            "SELECT number, pseudonym, status, category, opened_at FROM conversations "
+            "WHERE wijk=? AND closed=0 ORDER BY number",
+            (wijk.slug,),
+        )
+        lines = [i18n.t("desk.summary_intro", self.lang, coordinator=coordinator)]
+        now = time.time()
+        for row in rows:
+            lines.append(
+                i18n.t(
+                    "desk.summary_line",
+                    self.lang,
+                    report=report_id(int(row[0])),
+                    pseudonym=row[1],
+                    status=row[2],
+                    category=row[3] or "-",
+                    age=int((now - float(row[4])) // 86400),
+                )
+            )
+        if not rows:
+            lines.append(i18n.t("desk.summary_none", self.lang))
+        self.say(db, desk, "\n".join(lines))
+
+    def escalate(self, db: sqlite3.Connection, now: float) -> int:
+        """Reports without an answer for too long are put before the reserve coordinator."""
+        limit = self.settings.relay.escalate_after_days * 86400
+        rows = db.execute(
+            "SELECT id FROM conversations WHERE first_answer_at IS NULL AND closed=0 "
+            "AND escalated_at IS NULL AND opened_at<?",
+            (now - limit,),
+        ).fetchall()
+        count = 0
+        for row in rows:
+            conversation = self.store.conversation(str(row[0]))
+            wijk = self.settings.wijk(conversation.wijk) if conversation else None
+            if conversation is None or wijk is None or len(wijk.coordinators) < 2:
+                continue
+            reserve = wijk.coordinators[1]
+            days = int((now - conversation.opened_at) // 86400)
+            text = i18n.t(
+                "desk.escalated",
+                self.lang,
+                report=report_id(conversation.number),
+                days=days,
+                reserve=reserve,
+            )
+            content = anonymise.plain_content(text, msgtype="m.text")
+            content["m.mentions"] = {"user_ids": [reserve]}  # this one is meant to ping
+            content[FIELD] = BinFields(
+                kind=Kind.SYSTEM,
+                wijk=wijk.slug,
+                report=report_id(conversation.number),
+                conversation=conversation.id,
+            ).to_content()
+            desk = self.store.wijk_room(wijk.slug, "desk")
+            if desk is None:
+                continue
+            self.store.enqueue(db, desk, content, conversation_id=conversation.id, in_thread=True)
+            db.execute("UPDATE conversations SET escalated_at=? WHERE id=?", (now, conversation.id))
+            count += 1
+        return count
+
     # --- figures ----------------------------------------------------------------------
 
     def stats(self, wijk: WijkSettings, now: float | None = None) -> str:

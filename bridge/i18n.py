@@ -396,6 +396,35 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Reactie op {broadcast} · {report} · {pseudonym}",
         "en": "Reaction to {broadcast} · {report} · {pseudonym}",
     },
+    # --- coordinators come and go ------------------------------------------------------
+    "room.removed": {
+        "nl": "Niet meer ingedeeld bij deze wijk (configuratie van BIN).",
+        "en": "No longer assigned to this wijk (BIN configuration).",
+    },
+    "desk.summary_intro": {
+        "nl": "Welkom {coordinator}! Open gesprekken in deze wijk (eerdere berichten kan je "
+        "nieuwe apparaat niet lezen; de tekst bewaart BIN niet):",
+        "en": "Welcome {coordinator}! Open conversations in this wijk (your new device cannot "
+        "read earlier messages; BIN does not keep their text):",
+    },
+    "desk.summary_line": {
+        "nl": "{report} · {pseudonym} · {status} · {category} · {age} dagen oud",
+        "en": "{report} · {pseudonym} · {status} · {category} · {age} days old",
+    },
+    "desk.summary_none": {
+        "nl": "Er zijn geen open gesprekken.",
+        "en": "There are no open conversations.",
+    },
+    "desk.escalated": {
+        "nl": "{report} wacht al {days} dagen op een eerste antwoord. {reserve}, kun jij "
+        "het overnemen? (!neem in deze draad)",
+        "en": "{report} has waited {days} days for a first answer. {reserve}, can you take it "
+        "over? (!claim in this thread)",
+    },
+    "command.elsewhere": {
+        "nl": "!{word} werkt in de kamer '{room}', niet hier. Er is niets verstuurd.",
+        "en": "!{word} works in the room '{room}', not here. Nothing was sent.",
+    },
     # --- joining and leaving ------------------------------------------------------------
     "help.afmelden": {
         "nl": "!afmelden — uit BIN stappen; alles wat BIN over je bewaarde wordt gewist",

@@ -31,11 +31,14 @@ class ProvisionReport:
     created: list[str] = field(default_factory=list)
     invited: list[str] = field(default_factory=list)
     power_levels: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    new_coordinators: dict[str, list[str]] = field(default_factory=dict)
+    """Per wijk slug, coordinators invited to its desk in this run (they get summaries)."""
 
     @property
     def changed(self) -> bool:
         """Whether anything was created or changed."""
-        return bool(self.created or self.invited or self.power_levels)
+        return bool(self.created or self.invited or self.power_levels or self.removed)
 
 
 def people(wijk: WijkSettings, role: str) -> list[str]:
@@ -149,8 +152,19 @@ async def _reconcile_room(
             response = await client.room_invite(room_id, user)
             if isinstance(response, nio.RoomInviteResponse):
                 report.invited.append(f"{wijk.slug}/{role}")
+                if role == "desk" and user in wijk.coordinators:
+                    report.new_coordinators.setdefault(wijk.slug, []).append(user)
             else:
                 log.warning("inviting a contact to the %s room of %s failed", role, wijk.slug)
+    # Whoever no longer belongs is removed, and the room key is rotated so that their
+    # devices cannot read what is posted from now on.
+    for user in sorted(present - set(wanted_people) - {settings.bot.user_id}):
+        response = await client.room_kick(room_id, user, reason=t("room.removed", lang))
+        if isinstance(response, nio.RoomKickResponse):
+            report.removed.append(f"{wijk.slug}/{role}")
+            client.invalidate_outbound_session(room_id)
+        else:
+            log.warning("removing a contact from the %s room of %s failed", role, wijk.slug)
 
     current = await client.room_get_state_event(room_id, "m.room.power_levels")
     if isinstance(current, nio.RoomGetStateEventResponse):

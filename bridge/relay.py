@@ -481,11 +481,7 @@ class Relay:
             # A mistyped command is never delivered to a member as if it were an answer.
             desk = self.store.wijk_room(wijk.slug, "desk")
             if desk is not None:
-                self.desk.say(
-                    db,
-                    desk,
-                    i18n.t("desk.unknown_command", self.settings.bot.language, word=parsed.word),
-                )
+                self.desk.say(db, desk, self._unknown_command_text(wijk, parsed.word))
             return
         if isinstance(parsed, commands.Command):
             if parsed.spec.name in ("blokkeer", "deblokkeer"):
@@ -577,6 +573,15 @@ class Relay:
                 db, member.room_id, content, conversation_id=conversation.id, mirror=source
             )
 
+    def _unknown_command_text(self, wijk: WijkSettings, word: str) -> str:
+        """'I do not know it', or: 'it works in that other room' (commands in the wrong room)."""
+        lang = self.settings.bot.language
+        home = commands.where(word)
+        if home is None:
+            return i18n.t("desk.unknown_command", lang, word=word)
+        room = i18n.t(f"room.{home.value}.name", lang, wijk=wijk.name)
+        return i18n.t("command.elsewhere", lang, word=word, room=room)
+
     def handle_police_message(
         self, db: sqlite3.Connection, wijk: WijkSettings, msg: Inbound
     ) -> None:
@@ -596,6 +601,11 @@ class Relay:
         if not isinstance(body, str):
             return
         parsed = commands.parse(anonymise.strip_reply_fallback(body), commands.Audience.WIJK)
+        if isinstance(parsed, commands.UnknownCommand):
+            room = self.store.wijk_room(wijk.slug, "wijk")
+            if room is not None:
+                self.desk.say(db, room, self._unknown_command_text(wijk, parsed.word))
+            return
         if isinstance(parsed, commands.Command):
             self.broadcasts.handle_command(db, wijk, msg.sender, parsed.spec.name, parsed.argument)
 

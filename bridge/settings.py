@@ -158,6 +158,8 @@ class RelaySettings(BaseModel):
     """After `!ja`, a broadcast waits this long before delivery; `!stop` cancels it."""
     recent_broadcasts_days: float = 14
     """A member who signs up receives the broadcasts of this many past days."""
+    escalate_after_days: float = 3
+    """A report without a first answer for this long is put before the reserve coordinator."""
     broadcast_concurrency: int = 8
     """How many member rooms a broadcast sends to at once (SQLite Synapse gains little above 8)."""
 

@@ -165,6 +165,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (member_key, wijk)
     );
     """,
+    # 7: escalation of unanswered reports to the reserve coordinator (issue 4)
+    """
+    ALTER TABLE conversations ADD COLUMN escalated_at REAL;
+    """,
 )
 
 REDACTION = "m.room.redaction"

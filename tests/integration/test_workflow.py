@@ -49,6 +49,14 @@ async def test_a_report_is_claimed_categorised_forwarded_answered_by_police_and_
             what="the unknown-command notice",
         )
 
+        await anna.say(desk, "!publiceer Let op")
+        await anna.wait_for_event(
+            lambda e: (
+                e.room_id == desk and "werkt in de kamer 'BIN Wijk Oost · Wijkberichten'" in e.body
+            ),
+            what="the wrong-room explanation",
+        )
+
         await anna.reply_in_thread(
             desk,
             report.event_id,

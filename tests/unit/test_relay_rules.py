@@ -338,3 +338,9 @@ def test_an_environment_variable_overrides_the_file(
     assert settings.bot.password.get_secret_value() == "from-the-environment"
     assert settings.bot.user_id == "@bin:example.nl"  # the rest still comes from the file
     assert "from-the-environment" not in repr(settings)
+
+
+def test_a_command_used_in_the_wrong_room_is_traced_to_its_room() -> None:
+    assert commands.where("publiceer") is Audience.WIJK
+    assert commands.where("doorsturen") is Audience.DESK
+    assert commands.where("onzin") is None
