@@ -1,4 +1,4 @@
-"""Wijk broadcasts end to end: publish, preview, confirm, fan-out, count, reactions, late members."""
+"""Wijk broadcasts publish, preview, confirm, fan-out, count, reactions, late members."""
 
 from __future__ import annotations
 
@@ -51,9 +51,7 @@ def broadcasts_in(member: Member) -> list[dict[str, object]]:
 async def test_a_confirmed_broadcast_reaches_every_member_once_and_chat_is_never_broadcast(
     homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
 ) -> None:
-    async with running_world(
-        homeserver, make_account, tmp_path, broadcast_undo_seconds=1
-    ) as world:
+    async with running_world(homeserver, make_account, tmp_path, broadcast_undo_seconds=1) as world:
         members = [await world.signed_up_member(make_account, "oost") for _ in range(3)]
         coordinator = world.coordinator("oost")
         wijk_room = world.room("oost", "wijk")
@@ -72,7 +70,9 @@ async def test_a_confirmed_broadcast_reaches_every_member_once_and_chat_is_never
             assert received[0]["report"] == "W-0001"
             assert received[0]["text"] == TEXT
             event = next(
-                e for e in member.user.in_room(member.private_room) if e.fields.get("kind") == "broadcast"
+                e
+                for e in member.user.in_room(member.private_room)
+                if e.fields.get("kind") == "broadcast"
             )
             assert event.body.startswith("Bericht van je BIN-coördinator · W-0001 · waarschuwing")
             assert coordinator.user_id not in str(event.source)
@@ -90,9 +90,7 @@ async def test_a_confirmed_broadcast_reaches_every_member_once_and_chat_is_never
 async def test_a_reply_to_a_broadcast_arrives_in_the_desk_as_a_reaction_without_identifiers(
     homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
 ) -> None:
-    async with running_world(
-        homeserver, make_account, tmp_path, broadcast_undo_seconds=0
-    ) as world:
+    async with running_world(homeserver, make_account, tmp_path, broadcast_undo_seconds=0) as world:
         member = await world.signed_up_member(make_account, "oost")
         label = await publish(world, TEXT, expect_count=1)
         await wait_done(world, label)
@@ -134,9 +132,7 @@ async def test_a_reply_to_a_broadcast_arrives_in_the_desk_as_a_reaction_without_
 async def test_a_broadcast_to_fifty_members_is_delivered_to_all_of_them(
     homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
 ) -> None:
-    async with running_world(
-        homeserver, make_account, tmp_path, broadcast_undo_seconds=0
-    ) as world:
+    async with running_world(homeserver, make_account, tmp_path, broadcast_undo_seconds=0) as world:
         members: list[Member] = []
         for _ in range(10):  # sign up in small batches: the bot greets one DM at a time
             members += await asyncio.gather(
