@@ -133,7 +133,7 @@ class Bridge:
     async def _loop(self, client: nio.AsyncClient, stop: asyncio.Event) -> None:
         backoff = 1.0
         while not stop.is_set():
-            sync = asyncio.ensure_future(self._sync_once(client, SYNC_TIMEOUT_MS))
+            sync = asyncio.ensure_future(self._sync_once(client, self._sync_wait_ms()))
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({sync, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
@@ -152,6 +152,14 @@ class Bridge:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _sync_wait_ms(self) -> int:
+        """The long-poll time, shortened so a confirmed broadcast starts when its undo window
+        ends, not when the next event happens to arrive."""
+        due = self.relay.broadcasts.next_due_at()
+        if due is None:
+            return SYNC_TIMEOUT_MS
+        return max(0, min(SYNC_TIMEOUT_MS, int((due - time.time()) * 1000) + 50))
 
     async def _sync_once(self, client: nio.AsyncClient, wait_ms: int) -> None:
         since = self.store.sync_token

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import nio
 
-from bridge import anonymise, i18n
+from bridge import anonymise, fairness, i18n
 from bridge.protocol import FIELD, BinFields, Kind, broadcast_id, parse_bulletin_id
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Store
@@ -134,6 +134,11 @@ class Broadcasts:
         )
         return [b for b in (self._row(r) for r in rows) if b is not None]
 
+    def next_due_at(self) -> float | None:
+        """When the next confirmed broadcast's undo window ends, if one is waiting."""
+        row = self.store.query_one("SELECT MIN(send_after) FROM broadcasts WHERE state='confirmed'")
+        return None if row is None or row[0] is None else float(row[0])
+
     def recent(self, wijk: str, window_s: float) -> list[Broadcast]:
         """Delivered broadcasts of the last `window_s` seconds (for members who join later)."""
         rows = self.store.query_all(
@@ -201,12 +206,14 @@ class Broadcasts:
                 (wijk.slug, number, category, text, time.time()),
             )
             recipients = self.store.member_count(wijk.slug)
+            unfair = fairness.check_broadcast(text)
             preview = i18n.t(
-                "broadcast.preview",
+                "broadcast.preview_unfair" if unfair.flagged else "broadcast.preview",
                 lang,
                 label=broadcast_id(number),
                 category=category,
                 count=recipients,
+                phrases=unfair.quoted,
             )
             content = anonymise.quoted_content(preview, text, msgtype="m.notice")
             content[FIELD] = BinFields(
@@ -217,6 +224,14 @@ class Broadcasts:
             draft = self.latest_draft(wijk.slug)
             if draft is None:
                 self._say(db, room, i18n.t("broadcast.nothing_to_confirm", lang))
+                return
+            unfair = fairness.check_broadcast(draft.text)
+            if unfair.flagged and argument.strip().lower() not in fairness.SEND_ANYWAY:
+                # Origin or skin colour: only an explicit `!ja zeker` sends it (issue 4, item 8).
+                text = i18n.t(
+                    "broadcast.unfair_not_sent", lang, label=draft.label, phrases=unfair.quoted
+                )
+                self._say(db, room, text)
                 return
             undo = self.settings.relay.broadcast_undo_seconds
             db.execute(

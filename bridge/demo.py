@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -60,6 +61,9 @@ def run_demo(data_dir: Path, *, tui: bool = True, scripted: bool = False) -> int
         _print_instructions(data_dir, state)
         if scripted:
             from bridge.scenario import play
+
+            # nio warns about routine key exchanges on stderr; the script prints its own steps.
+            logging.getLogger("nio").setLevel(logging.ERROR)
 
             return asyncio.run(play(state, data_dir / "scenario"))
         if tui:
@@ -135,6 +139,10 @@ def _write_bot_config(
         f"user_id = {dump_toml_value(accounts['bot']['user_id'])}",
         f"password = {dump_toml_value(accounts['bot']['password'])}",
         f"data_dir = {dump_toml_value(str(data_dir / 'bot'))}",
+        "",
+        "[relay]",
+        "# Short for the demo; a real deployment keeps the default of 30 seconds.",
+        "broadcast_undo_seconds = 5",
         "",
         "[[wijken]]",
         f"slug = {dump_toml_value(WIJK['slug'])}",

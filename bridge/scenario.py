@@ -109,6 +109,14 @@ class ScriptClient:
             await self.sync()
         raise StepFailed(f"{what} did not arrive within {STEP_TIMEOUT_S} s")
 
+    async def joined(self, room_id: str) -> None:
+        """Sync until the room is joined (invites are accepted while syncing)."""
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while room_id not in self.client.rooms:
+            if time.monotonic() > deadline:
+                raise StepFailed("a demo account was not invited to its room")
+            await self.sync(200)
+
     async def send(self, room_id: str, content: dict[str, Any]) -> str:
         """Send (encrypted) and return the event id."""
         response = await self.client.room_send(
@@ -117,6 +125,119 @@ class ScriptClient:
         if not isinstance(response, nio.RoomSendResponse):
             raise StepFailed(f"sending failed: {response.message}")
         return str(response.event_id)
+
+
+def _thread(root: str, body: str) -> dict[str, Any]:
+    """A message in a thread, as Element sends it."""
+    return {
+        "msgtype": "m.text",
+        "body": body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+
+
+async def _full_loop(
+    state: dict[str, Any],
+    work_dir: Path,
+    coordinator: ScriptClient,
+    member: ScriptClient,
+    private: str,
+) -> list[str]:
+    """Bulletin → broadcast → reaction → forward → police reply. Returns the member's events."""
+    rooms = state["wijken"]["oost"]["rooms"]
+    police_account = state["accounts"]["police"]
+    police = await ScriptClient.login(
+        state["homeserver"],
+        police_account["user_id"],
+        police_account["password"],
+        work_dir / "police",
+        "DEMOPOLITIE",
+    )
+    try:
+        await police.joined(rooms["police"])
+        await coordinator.sync(0)
+        earlier = {s.event_id for s in coordinator.seen}
+        bulletin = "Vannacht is er ingebroken in schuurtjes aan de Beekstraat. Sluit uw schuur af."
+        await police.send(rooms["police"], {"msgtype": "m.text", "body": bulletin})
+        ack = await coordinator.wait_for(
+            lambda s: (
+                s.event_id not in earlier
+                and s.room_id == rooms["police"]
+                and s.fields.get("kind") == "bulletin"
+            ),
+            "the bulletin's number",
+        )
+        label = ack.fields["report"]
+        _step(6, f"de wijkagent plaatst een bericht; de bot nummert het {label}")
+
+        await coordinator.send(rooms["wijk"], {"msgtype": "m.text", "body": f"!publiceer {label}"})
+        await coordinator.wait_for(
+            lambda s: (
+                s.room_id == rooms["wijk"]
+                and s.event_id not in earlier
+                and "Voorbeeld" in s.content.get("body", "")
+            ),
+            "the broadcast preview",
+        )
+        await coordinator.send(rooms["wijk"], {"msgtype": "m.text", "body": "!ja"})
+        broadcast = await member.wait_for(
+            lambda s: (
+                s.room_id == private
+                and s.fields.get("kind") == "broadcast"
+                and s.fields.get("text") == bulletin
+            ),
+            "the broadcast at the member",
+        )
+        _step(
+            7,
+            f"de coördinator publiceert {label} als {broadcast.fields['report']}; "
+            "de bewoner ontvangt het",
+        )
+
+        reaction_text = "Bij ons in de straat stond vannacht ook een schuurdeur open."
+        reaction_id = await member.send(
+            private,
+            {
+                "msgtype": "m.text",
+                "body": reaction_text,
+                "m.relates_to": {"m.in_reply_to": {"event_id": broadcast.event_id}},
+            },
+        )
+        reaction = await coordinator.wait_for(
+            lambda s: (
+                s.room_id == rooms["desk"]
+                and s.fields.get("reaction_to") == broadcast.fields["report"]
+            ),
+            "the reaction in the desk",
+        )
+        heading = reaction.content.get("body", "").splitlines()[0]
+        _step(8, f"de bewoner reageert; de desk krijgt '{heading}'")
+
+        await coordinator.send(
+            rooms["desk"],
+            _thread(reaction.event_id, f"!doorsturen {reaction_text}\nnotitie: past bij {label}"),
+        )
+        forward = await police.wait_for(
+            lambda s: s.room_id == rooms["police"] and s.fields.get("kind") == "forward",
+            "the forward at the police",
+        )
+        report = forward.fields["report"]
+        _step(9, f"de coördinator stuurt {report} door; de politie ziet het zonder schuilnaam")
+
+        await police.send(rooms["police"], _thread(forward.event_id, "Dank, we nemen het mee."))
+        await coordinator.wait_for(
+            lambda s: s.room_id == rooms["desk"] and s.fields.get("kind") == "police_reply",
+            "the police reply in the desk",
+        )
+        _step(10, "het antwoord van de politie verschijnt in de draad van de melding")
+        return [reaction_id]
+    finally:
+        await police.client.close()
 
 
 def _step(number: int, text: str) -> None:
@@ -231,6 +352,8 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
         )
         _step(5, "het antwoord van de coördinator komt aan bij de bewoner")
 
+        member_events += await _full_loop(state, work_dir, coordinator, member, private)
+
         trace = MemberTrace(
             user_id=account.user_id,
             display_name=member_name,
@@ -242,7 +365,7 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
         if leaks:
             print(f"  ✗ LEK: {len(leaks)} plaatsen met gegevens van de bewoner", flush=True)
             return 1
-        _step(6, f"geen enkel gegeven van de bewoner in {len(bot_events)} berichten van de bot")
+        _step(11, f"geen enkel gegeven van de bewoner in {len(bot_events)} berichten van de bot")
         print("Scenario geslaagd.", flush=True)
         return 0
     except StepFailed as exc:
