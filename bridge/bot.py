@@ -22,12 +22,13 @@ from typing import Any
 
 import nio
 
-from bridge import i18n, media, provision
+from bridge import i18n, media, provision, retention
 from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
 from bridge.membership import LEAVE
 from bridge.relay import Inbound, Relay, RelayedImage
+from bridge.retention import REDACT
 from bridge.settings import BridgeSettings
 from bridge.store import REDACTION, PendingSend, Store
 
@@ -232,13 +233,17 @@ class Bridge:
                     self.relay.desk.post_summary(db, wijk, coordinator)
 
     def _escalate(self) -> None:
-        """At most every few minutes: unanswered reports go to the reserve coordinator."""
+        """At most every few minutes: unanswered reports go to the reserve coordinator, and
+        expired reports are redacted (retention)."""
         now = time.time()
         if now - self._last_escalation < ESCALATION_CHECK_S:
             return
         self._last_escalation = now
         with self.store.transaction() as db:
             self.relay.desk.escalate(db, now)
+            expired = retention.expire(db, self.store, self.settings, now)
+        if expired:
+            log.info("retention: %d reports redacted and unlinked", expired)
 
     def _start_broadcasts(self, client: nio.AsyncClient) -> None:
         """Deliver due broadcasts in the background, so the sync loop keeps relaying."""
@@ -503,6 +508,16 @@ class Bridge:
                 return  # not synced yet: keep order, try after the next sync
             if send.event_type == REDACTION:
                 await self._redact(client, send)
+                continue
+            if send.event_type == REDACT:
+                redacted = await client.room_redact(
+                    send.room_id, str(send.content.get("event_id")), tx_id=send.txn_id
+                )
+                if not isinstance(redacted, nio.RoomRedactResponse) and (
+                    getattr(redacted, "status_code", None) not in PERMANENT_ERRORS
+                ):
+                    raise ConnectionError(f"redaction failed: {redacted.status_code}")
+                self.store.drop_send(send)
                 continue
             if send.event_type == LEAVE:
                 await client.room_leave(send.room_id)  # leaving twice is harmless

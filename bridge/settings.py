@@ -158,6 +158,9 @@ class RelaySettings(BaseModel):
     """After `!ja`, a broadcast waits this long before delivery; `!stop` cancels it."""
     recent_broadcasts_days: float = 14
     """A member who signs up receives the broadcasts of this many past days."""
+    retention_days: float = Field(default=90, gt=0)
+    """After this many days without activity a report is redacted from the desk and police
+    rooms and its link to the member is deleted."""
     escalate_after_days: float = 3
     """A report without a first answer for this long is put before the reserve coordinator."""
     broadcast_concurrency: int = 8

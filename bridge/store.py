@@ -169,6 +169,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE conversations ADD COLUMN escalated_at REAL;
     """,
+    # 8: the member was told to call 112 in this conversation (issue 4), once; the time only
+    """
+    ALTER TABLE conversations ADD COLUMN urgent_noticed_at REAL;
+    """,
+    # 9: retention (issue 4): where each of the bot's events is, so an expired report can be
+    # redacted from the desk and police rooms.
+    """
+    ALTER TABLE bot_events ADD COLUMN room_id TEXT;
+    """,
 )
 
 REDACTION = "m.room.redaction"
@@ -591,8 +600,9 @@ class Store:
             db.execute("DELETE FROM outbox WHERE seq=?", (send.seq,))
             if send.conversation_id is not None:
                 db.execute(
-                    "INSERT OR IGNORE INTO bot_events(event_id, conversation_id) VALUES(?,?)",
-                    (event_id, send.conversation_id),
+                    "INSERT OR IGNORE INTO bot_events(event_id, conversation_id, room_id) "
+                    "VALUES(?,?,?)",
+                    (event_id, send.conversation_id, send.room_id),
                 )
                 if send.sets_root:
                     db.execute(
