@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 SKIN = "huidskleur"
 ORIGIN = "afkomst"
+SEND_ANYWAY = frozenset({"zeker", "sure"})
+"""`!ja zeker` / `!yes sure`: send a flagged broadcast after all (a plain `!ja` does not)."""
 
 # --- vocabulary (normalised: lower case, no accents, no hyphens) ---------------------------
 
@@ -601,6 +603,11 @@ class FairnessVerdict:
     def phrases(self) -> tuple[str, ...]:
         """The flagged phrases, each once, in order."""
         return tuple(dict.fromkeys(f.phrase for f in self.findings))
+
+    @property
+    def quoted(self) -> str:
+        """The phrases for a message to the coordinator: '"donkere man", "Poolse jongens"'."""
+        return ", ".join(f'"{phrase}"' for phrase in self.phrases)
 
 
 def _described(words: list[_Token], index: int) -> str | None:

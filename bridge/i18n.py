@@ -73,6 +73,16 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Your report {report} has been delivered to the coordinators of BIN {wijk}. "
         "In this conversation your name is {pseudonym}. Their answer will arrive here.",
     },
+    "urgent.member": {
+        "nl": "Je bericht klinkt dringend. Is er nu gevaar, brand of iemand gewond? "
+        "Bel meteen 112. Politie nodig, maar geen spoed? Bel 0900-8844. "
+        "BIN is niet voor spoed: je coördinatoren lezen je bericht, maar niet altijd meteen. "
+        "Je bericht is wel doorgestuurd.",
+        "en": "Your message sounds urgent. Is there danger, a fire or someone hurt right now? "
+        "Call 112 at once. Police needed, but not urgent? Call 0900-8844. "
+        "BIN is not for emergencies: your coordinators read your message, but not always "
+        "straight away. Your message has been forwarded.",
+    },
     "message.delivered": {
         "nl": "Afgeleverd bij je coördinatoren ({report}).",
         "en": "Delivered to your coordinators ({report}).",
@@ -368,6 +378,27 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Dat bulletin ken ik niet in deze wijk. Kijk het nummer na in de politiekamer.",
         "en": "I do not know that bulletin in this wijk. Check its number in the police room.",
     },
+    "broadcast.preview_unfair": {
+        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} leden.\n"
+        "⚠ Deze tekst beschrijft mensen naar afkomst of huidskleur: {phrases}. Zo'n "
+        "beschrijving maakt buurtgenoten verdacht en helpt zelden iemand te herkennen. "
+        "Alleen feiten: kleding, voertuig, richting.\n"
+        "Herschrijven: !publiceer nieuwe tekst · Toch versturen: !ja zeker · "
+        "Niet versturen: !stop",
+        "en": "Preview of {label} ({category}) — goes to {count} members.\n"
+        "⚠ This text describes people by origin or skin colour: {phrases}. Such a "
+        "description makes neighbours suspects and rarely helps to recognise anyone. "
+        "Facts only: clothing, vehicle, direction.\n"
+        "Rewrite: !publish new text · Send anyway: !yes sure · Do not send: !stop",
+    },
+    "broadcast.unfair_not_sent": {
+        "nl": "{label} is niet verstuurd: de tekst beschrijft mensen naar afkomst of "
+        "huidskleur ({phrases}). Herschrijf hem met !publiceer (alleen feiten: kleding, "
+        "voertuig, richting), of verstuur hem toch met !ja zeker. Niet versturen: !stop",
+        "en": "{label} was not sent: the text describes people by origin or skin colour "
+        "({phrases}). Rewrite it with !publish (facts only: clothing, vehicle, direction), "
+        "or send it anyway with !yes sure. Do not send: !stop",
+    },
     "broadcast.nothing_to_confirm": {
         "nl": "Er staat geen wijkbericht klaar. Begin met !publiceer tekst.",
         "en": "No broadcast is waiting. Start with !publish text.",
@@ -616,6 +647,7 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Je eigen, versleutelde kamer met BIN. " + _URGENT_NL,
         "en": "Your own encrypted room with BIN. " + _URGENT_EN,
     },
+    "desk.urgent": {"nl": "⚠ DRINGEND?", "en": "⚠ URGENT?"},
     "desk.report_header": {
         "nl": "Melding {report} · {pseudonym}",
         "en": "Report {report} · {pseudonym}",
