@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import anonymise, commands, conversations, i18n, pseudonyms
+from bridge import anonymise, commands, conversations, i18n, pseudonyms, urgency
 from bridge.broadcasts import Broadcasts
 from bridge.desk import DeskWork
 from bridge.membership import Membership
@@ -300,6 +300,7 @@ class Relay:
                 db.execute(
                     "UPDATE conversations SET reaction_to=? WHERE id=?", (reaction, conversation.id)
                 )
+            fields, header = self._if_urgent(db, member, conversation, parts, fields, header)
             self._queue_member_copies(
                 db, desk, conversation, fields, header, parts, msg, image=image, root=True
             )
@@ -351,6 +352,7 @@ class Relay:
             report=label,
             pseudonym=conversation.pseudonym,
         )
+        fields, header = self._if_urgent(db, member, conversation, parts, fields, header)
         self._queue_member_copies(
             db, desk, conversation, fields, header, parts, msg, image=image, edited=edited
         )
@@ -362,6 +364,29 @@ class Relay:
             i18n.t("message.delivered", lang, report=label),
             conversation_id=conversation.id,
         )
+
+    def _if_urgent(
+        self,
+        db: sqlite3.Connection,
+        member: Member,
+        conversation: Conversation,
+        parts: list[str | None],
+        fields: BinFields,
+        header: str,
+    ) -> tuple[BinFields, str]:
+        """Words that look urgent: 112 / 0900-8844 for the member at once (once per
+        conversation, before the desk copy goes out), and the desk copy flagged."""
+        words = " ".join(part for part in parts if part)
+        if not words or not urgency.is_urgent(words):
+            return fields, header
+        told = db.execute(
+            "UPDATE conversations SET urgent_noticed_at=? WHERE id=? AND urgent_noticed_at IS NULL",
+            (time.time(), conversation.id),
+        )
+        if told.rowcount:
+            self._notice(db, member, "urgent.member", conversation_id=conversation.id)
+        flag = i18n.t("desk.urgent", self.settings.bot.language)
+        return dataclasses.replace(fields, urgent=True), f"{flag} · {header}"
 
     def _queue_member_copies(
         self,
@@ -588,6 +613,9 @@ class Relay:
         """A message in the police room: bulletins, replies to forwards, `!stats`."""
         if not msg.encrypted or msg.sender not in (*wijk.police, *wijk.coordinators):
             return
+        relates = msg.content.get("m.relates_to")
+        if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+            return  # an edit is not a new bulletin; the coordinators see the edit themselves
         replied = self._answered_conversation(msg.content)
         self.desk.handle_police(db, wijk, msg.sender, msg.content, replied, msg.ts)
 

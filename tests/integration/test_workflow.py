@@ -128,7 +128,7 @@ async def test_a_police_bulletin_is_numbered_and_published_to_the_wijk_and_stats
         officer = next(iter(world.police.values()))
 
         bulletin_text = "Vannacht drie inbraken in schuurtjes aan de Beekstraat. Sluit schuren af."
-        await officer.say(police_room, bulletin_text)
+        bulletin_id = await officer.say(police_room, bulletin_text)
         ack = await anna.wait_for_event(
             lambda e: e.room_id == police_room and e.fields.get("kind") == "bulletin",
             what="the bulletin acknowledgement",
@@ -136,6 +136,16 @@ async def test_a_police_bulletin_is_numbered_and_published_to_the_wijk_and_stats
         assert ack.fields["report"] == "B-0001"
         assert ack.fields["text"] == bulletin_text
 
+        # An edit of the bulletin (Element's m.replace) is not a second bulletin.
+        await officer.send(
+            police_room,
+            {
+                "msgtype": "m.text",
+                "body": " * " + bulletin_text,
+                "m.new_content": {"msgtype": "m.text", "body": bulletin_text},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": bulletin_id},
+            },
+        )
         await anna.say(wijk_room, "!publiceer B-0001")
         preview = await anna.wait_for_event(
             lambda e: e.room_id == wijk_room and "Voorbeeld" in e.body, what="the preview"
@@ -152,6 +162,9 @@ async def test_a_police_bulletin_is_numbered_and_published_to_the_wijk_and_stats
         await member.user.say(member.private_room, "Bij ons ook iets gezien")
         await anna.wait_for_event(
             lambda e: e.room_id == desk and e.fields.get("kind") in ("report",), what="a report"
+        )
+        assert all(e.fields.get("report") != "B-0002" for e in anna.in_room(police_room)), (
+            "an edit became a bulletin"
         )
         await anna.say(desk, "!stats")
         stats = await anna.wait_for_event(
