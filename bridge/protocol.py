@@ -16,6 +16,8 @@ Version history:
         event after the old copy was redacted), `part`/`parts` (a long text in clean parts),
         `media` ("image" or "location"), and `revealed` with `user_id` on the one system
         message where a member chose to be known in a conversation.
+        Also added (issue 4): `urgent` (true on a member's report or message that looks
+        urgent; the member was told to call 112 / 0900-8844).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ _OPTIONAL = (
     "category",
     "handler",
     "note",
+    "urgent",
 )
 
 
@@ -152,6 +155,8 @@ class BinFields:
     """On the system message where a member chose to be known in this conversation."""
     user_id: str | None = None
     """Only with `revealed`: the member's Matrix user id, posted at the member's request."""
+    urgent: bool | None = None
+    """A member's words that look urgent (fire, injured, in progress …): flag it to the desk."""
     version: int = PROTOCOL_VERSION
 
     def to_content(self) -> dict[str, Any]:
@@ -207,6 +212,7 @@ class BinFields:
             media=text("media"),
             revealed=raw.get("revealed") if isinstance(raw.get("revealed"), bool) else None,
             user_id=text("user_id"),
+            urgent=raw.get("urgent") if isinstance(raw.get("urgent"), bool) else None,
             category=text("category"),
             handler=text("handler"),
             note=text("note"),
