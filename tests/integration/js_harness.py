@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from bridge.homeserver import Account
+from pydantic import SecretStr
+
+from bridge.homeserver import Account, EmbeddedHomeserver
 from bridge.leakscan import MemberTrace, assert_no_leaks
+from bridge.settings import BotSettings, BridgeSettings, HomeserverSettings, RelaySettings
 from tests.conftest import MakeAccount
-from tests.integration.harness import Received, World, client_api
+from tests.integration.harness import (
+    Received,
+    User,
+    World,
+    client_api,
+    make_user,
+    wijk_settings,
+)
 from tests.js.resident import JsEvent, JsResident
 
 ELEMENT_HTML_TAGS = frozenset(
@@ -148,6 +160,88 @@ async def desk_copy_redacted(world: World, event_id: str, timeout: float = 20) -
         if loop.time() > deadline:
             raise AssertionError(f"desk event {event_id} was not redacted within {timeout}s")
         await asyncio.sleep(0.2)
+
+
+# --- a coordinator on the js client --------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running_world_with_coordinators(
+    homeserver: EmbeddedHomeserver,
+    register: Callable[..., Account],
+    tmp: Path,
+    extra_coordinators: dict[str, list[Account]],
+    wijken: tuple[str, ...] = ("oost",),
+    coordinators_per_wijk: int = 2,
+    **relay: Any,
+) -> AsyncIterator[World]:
+    """`harness.running_world`, with accounts of other clients listed as coordinators too.
+
+    The extra accounts (registered by the caller, e.g. for the js client) are in the bot's
+    config before it starts, after the world's own nio coordinators, so `world.coordinator(w, i)`
+    still means the nio ones; they are not in `world.coordinators`, which holds nio users only.
+    """
+    unknown = set(extra_coordinators) - set(wijken)
+    assert not unknown, f"extra coordinators for wijken that are not in the world: {unknown}"
+    bot_account = register("bin-bot", displayname="BIN")
+    staff: dict[str, User] = {}
+    police: dict[str, User] = {}
+    wijk_list = []
+    for slug in wijken:
+        cos = []
+        for i in range(coordinators_per_wijk):
+            acc = register(f"co{i}-{slug}")
+            staff[acc.user_id] = await make_user(acc, homeserver.url, tmp / "staff" / acc.user_id)
+            cos.append(acc.user_id)
+        cos += [acc.user_id for acc in extra_coordinators.get(slug, [])]
+        acc = register(f"politie-{slug}")
+        police[acc.user_id] = await make_user(acc, homeserver.url, tmp / "staff" / acc.user_id)
+        wijk_list.append(wijk_settings(slug, cos, [acc.user_id]))
+    settings = BridgeSettings(
+        homeserver=HomeserverSettings(url=homeserver.url),
+        bot=BotSettings(
+            user_id=bot_account.user_id,
+            device_id=bot_account.device_id,
+            access_token=SecretStr(bot_account.access_token),
+            data_dir=tmp / "bot",
+        ),
+        wijken=wijk_list,
+        relay=RelaySettings(**relay),
+    )
+    world = World(homeserver, settings, staff, police, tmp)
+    try:
+        await world.start_bot()
+        for user in [*staff.values(), *police.values()]:
+            await user.sync()  # accept the invites to the wijk rooms
+        for user in [*staff.values(), *police.values()]:
+            await user.sync()  # and see the rooms as joined
+        yield world
+    finally:
+        if world.task is not None:
+            world.stop.set()
+            await asyncio.wait({world.task}, timeout=30)
+            world.task = None
+        for user in [*staff.values(), *police.values(), *world.users]:
+            await user.close()
+
+
+async def join_wijk_rooms(js: JsResident, world: World, wijk: str) -> dict[str, str]:
+    """Wait for the bot's invites to the wijk's desk, police and wijk rooms; join them all.
+
+    Returns {role: room id}."""
+    rooms = {role: world.room(wijk, role) for role in ("desk", "police", "wijk")}
+
+    def invited() -> bool:
+        seen = {m["room_id"] for m in js.memberships if m["membership"] == "invite"}
+        return set(rooms.values()) <= seen
+
+    await js.wait_until(invited, what=f"the invites to the rooms of {wijk}")
+    for change in js.memberships:
+        if change["room_id"] in rooms.values() and change["membership"] == "invite":
+            assert change["inviter"] == world.settings.bot.user_id, change
+    for room_id in rooms.values():
+        await js.join(room_id)
+    return rooms
 
 
 # --- what Element makes of the bot's HTML ----------------------------------------------------

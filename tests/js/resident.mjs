@@ -189,6 +189,19 @@ function until(predicate, timeoutMs, what) {
     });
 }
 
+/** The newest event of a thread this client has seen (Element's `thread.lastReply()`), or null. */
+function latestInThread(roomId, rootId) {
+    for (let index = events.length - 1; index >= 0; index--) {
+        const entry = events[index];
+        const relation = entry.source?.content?.["m.relates_to"];
+        if (entry.room_id === roomId && entry.event_id !== rootId && entry.thread_root === rootId
+            && relation?.rel_type === "m.thread") {
+            return entry.event_id;
+        }
+    }
+    return null;
+}
+
 function escapeHtml(text) {
     return text
         .replaceAll("&", "&amp;")
@@ -372,6 +385,29 @@ const commands = {
         }
         const response = await c.sendMessage(room_id, content);
         return { event_id: response.event_id, content };
+    },
+
+    /**
+     * Send in a thread the way Element's thread view does (ThreadView's threadRelation): m.thread
+     * to the root, `is_falling_back`, and `m.in_reply_to` the thread's latest event (the root when
+     * the thread is empty), so thread-unaware clients show it as a reply to that. No mentions.
+     */
+    async sendInThread({ room_id, root_id, text, msgtype = "m.text" }) {
+        const c = requireClient();
+        const content = {
+            msgtype,
+            body: text,
+            "m.mentions": {},
+            "m.relates_to": {
+                rel_type: "m.thread",
+                event_id: root_id,
+                is_falling_back: true,
+                "m.in_reply_to": { event_id: latestInThread(room_id, root_id) ?? root_id },
+            },
+        };
+        const sent = structuredClone(content);
+        const response = await c.sendMessage(room_id, root_id, content);
+        return { event_id: response.event_id, content: sent };
     },
 
     /** Edit one of our messages the way Element does (m.replace with m.new_content). */

@@ -334,6 +334,16 @@ class JsResident:
         )
         return str(result["event_id"]), dict(result["content"])
 
+    async def send_in_thread(
+        self, room_id: str, root: str, text: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Send in the thread of `root` as Element's thread view does: `m.in_reply_to` is the
+        thread's latest event this client has seen (the root if none), not the root itself.
+
+        Returns the new event id and the content as sent (before encryption)."""
+        result = await self.call("sendInThread", room_id=room_id, root_id=root, text=text)
+        return str(result["event_id"]), dict(result["content"])
+
     async def edit(self, room_id: str, event_id: str, text: str) -> str:
         result = await self.call("edit", room_id=room_id, event_id=event_id, text=text)
         return str(result["event_id"])
