@@ -14,15 +14,17 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import secrets
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
 
 import nio
 
-from bridge import i18n, media, provision, retention
+from bridge import forget, i18n, media, provision, retention
 from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
@@ -35,7 +37,13 @@ from bridge.store import REDACTION, PendingSend, Store
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
+SYNC_GRACE_S = 30.0
+"""A sync that has not answered this long after its long-poll ended is hung: the watchdog
+cancels it and the loop retries (nothing is stored before a batch is handled)."""
 MAX_BACKOFF_S = 30.0
+DEDUP_WINDOW_S = 20 * 3600
+"""Synapse de-duplicates sends by transaction id for 24 hours; older pending sends are first
+looked for among the bot's own recent events."""
 SECRET_FILE = "secret.key"
 ESCALATION_CHECK_S = 300
 UNDECRYPTABLE_GIVE_UP_S = 7 * 86400
@@ -78,7 +86,12 @@ class Bridge:
         self.errors = 0
         self.last_error: str | None = None
         self.last_sync: float | None = None
+        self.last_error_at: float | None = None
+        self.started_at = time.time()
         self.gaps_filled = 0
+        self.hung_syncs = 0
+        self.sync_failures = 0
+        """Consecutive failed syncs (0 while the homeserver answers)."""
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -91,6 +104,7 @@ class Bridge:
             self.store.close()  # a refused start (IdentityError) leaves nothing open
             raise
         self.client = client
+        forget.record_message_indexes(client)
         try:
             await self._start(client)
             self.ready.set()
@@ -145,10 +159,13 @@ class Bridge:
             try:
                 sync.result()
                 backoff = 1.0
+                self.sync_failures = 0
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # the loop never dies of one failure
                 self._record_error(exc)
+                self.sync_failures += 1
+                self._write_status()
                 log.warning("sync failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
@@ -164,7 +181,14 @@ class Bridge:
 
     async def _sync_once(self, client: nio.AsyncClient, wait_ms: int) -> None:
         since = self.store.sync_token
-        response = await client.sync(timeout=wait_ms, since=since, sync_filter=SYNC_FILTER)
+        try:
+            response = await asyncio.wait_for(
+                client.sync(timeout=wait_ms, since=since, sync_filter=SYNC_FILTER),
+                timeout=wait_ms / 1000 + SYNC_GRACE_S,
+            )
+        except TimeoutError:
+            self.hung_syncs += 1
+            raise ConnectionError("the sync hung; cancelled by the watchdog") from None
         if not isinstance(response, nio.SyncResponse):
             raise ConnectionError(f"sync failed: {getattr(response, 'status_code', '?')}")
         await self._maintain_keys(client)
@@ -292,6 +316,7 @@ class Bridge:
         ref = uuid.uuid4().hex[:8]
         self.errors += 1
         self.last_error = type(exc).__name__
+        self.last_error_at = time.time()
         log.error("error %s while handling an event: %s", ref, type(exc).__name__)
         return ref
 
@@ -378,9 +403,10 @@ class Bridge:
 
     async def _on_event(self, client: nio.AsyncClient, room_id: str, event: Any) -> None:
         if isinstance(event, nio.MegolmEvent):
+            if self.store.is_handled(self.relay.event_digest(event.event_id)):
+                return  # relayed before, and its key deliberately forgotten since
             # Kept (ciphertext only) until its key arrives, across restarts too (case C13).
-            if not self.store.is_handled(self.relay.event_digest(event.event_id)):
-                self.store.keep_undecrypted(room_id, event.event_id, dict(event.source))
+            self.store.keep_undecrypted(room_id, event.event_id, dict(event.source))
             with contextlib.suppress(nio.LocalProtocolError):  # already requested
                 await client.request_room_key(event)
             return
@@ -403,7 +429,9 @@ class Bridge:
         if member is not None and self.relay.member_key(sender) == member.member_key:
             image = await self._member_image(member, event)
         try:
-            with self.store.transaction() as db:
+            # Sends get transaction ids derived from this event: handling it again (after a
+            # restore) repeats the same ids, and the homeserver de-duplicates them.
+            with self.store.caused_by(digest), self.store.transaction() as db:
                 if member is not None:
                     if self.relay.member_key(sender) != member.member_key:
                         pass  # only the member and the bot belong in a private room
@@ -443,6 +471,12 @@ class Bridge:
                 if member is not None and self.relay.member_key(sender) == member.member_key:
                     self.relay._notice(db, member, "internal_error", ref=ref)
         if self.client is not None:
+            if member is not None and self.relay.member_key(sender) == member.member_key:
+                # Handled (or given up on) for good: forget the key that could open it again.
+                try:
+                    forget.forget_up_to(self.client, room_id, event)
+                except Exception as exc:  # keeping a key is not worth losing the loop
+                    self._record_error(exc)
             await self._flush_outbox(self.client)
 
     async def _member_image(self, member: Any, event: Any) -> RelayedImage | None:
@@ -523,6 +557,12 @@ class Bridge:
                 await client.room_leave(send.room_id)  # leaving twice is harmless
                 self.store.drop_send(send)
                 continue
+            if time.time() - send.created_at > DEDUP_WINDOW_S:
+                # The homeserver may have forgotten this transaction id: look before resending.
+                earlier = await _own_event_with_txn(client, send.room_id, send.txn_id)
+                if earlier is not None:
+                    self.store.complete_send(send, earlier)
+                    continue
             content = self._with_thread(send)
             response = await client.room_send(
                 send.room_id,
@@ -586,13 +626,23 @@ class Bridge:
 
     def status(self) -> dict[str, Any]:
         """Machine-readable health: no identifiers beyond the bot's own rooms."""
+        outbox = len(self.store.pending_sends())
+        undecrypted = len(self.store.undecrypted())
         return {
             "ready": self.ready.is_set(),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "written_at": time.time(),
             "last_sync": self.last_sync,
-            "outbox": len(self.store.pending_sends()),
-            "undecrypted": len(self.store.undecrypted()),
+            "sync_failures": self.sync_failures,
+            "hung_syncs": self.hung_syncs,
+            "gaps_filled": self.gaps_filled,
+            "queues": {"outbox": outbox, "undecrypted": undecrypted},
+            "outbox": outbox,
+            "undecrypted": undecrypted,
             "errors": self.errors,
             "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
             "wijken": {
                 w.slug: {role: self.store.wijk_room(w.slug, role) for role in provision.ROLES}
                 for w in self.settings.wijken
@@ -602,6 +652,29 @@ class Bridge:
     def _write_status(self) -> None:
         path: Path = self.settings.bot.data_dir / STATUS_FILE
         write_private_file(path, json.dumps(self.status(), indent=2).encode())
+
+
+async def _own_event_with_txn(client: nio.AsyncClient, room_id: str, txn_id: str) -> str | None:
+    """The id of our own recent event sent under `txn_id`, if the homeserver has one.
+
+    The homeserver shows `unsigned.transaction_id` only to the device that sent the event.
+    """
+    query = urllib.parse.urlencode({"dir": "b", "limit": "500"})
+    path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id, safe='')}/messages?{query}"
+    response = await client.send(
+        "GET", path, headers={"Authorization": f"Bearer {client.access_token}"}
+    )
+    try:
+        if response.status != 200:
+            raise ConnectionError(f"reading recent events failed: {response.status}")
+        body = await response.json(content_type=None)
+    finally:
+        response.release()
+    for event in body.get("chunk", []):
+        unsigned = event.get("unsigned") or {}
+        if event.get("sender") == client.user_id and unsigned.get("transaction_id") == txn_id:
+            return str(event["event_id"])
+    return None
 
 
 def _is_message(event: Any) -> bool:

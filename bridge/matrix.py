@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,14 +158,21 @@ async def connect(settings: BridgeSettings, secret: bytes) -> nio.AsyncClient:
                 f"{data_dir / SESSION_FILE} belongs to {session.user_id}, "
                 f"not to the configured bot {settings.bot.user_id}"
             )
-        if not store_file(store_dir, session.user_id, session.device_id).exists():
+        try:
+            check_crypto_store(store_dir, session)
+            client.restore_login(session.user_id, session.device_id, session.access_token)
+        except IdentityError:
+            await client.close()
+            raise
+        except Exception as exc:  # nio could not load the account (wrong key, damaged pickle)
+            await client.close()
             raise IdentityError(
-                f"the crypto store for device {session.device_id} is missing in {store_dir}; "
-                "restore it from a backup. Starting anyway would create a new, unverified "
-                "device that cannot read earlier messages."
-            )
-        client.restore_login(session.user_id, session.device_id, session.access_token)
+                f"the crypto store for device {session.device_id} in {store_dir} cannot be "
+                f"opened ({type(exc).__name__}): is bot.secret_key (or {data_dir}/secret.key) "
+                "the one it was created with? Restore both from the same backup."
+            ) from None
         await _check_token(client, session)
+        await _check_device_keys(client, session)
         return client
 
     if settings.bot.access_token is not None:
@@ -192,6 +200,93 @@ async def connect(settings: BridgeSettings, secret: bytes) -> nio.AsyncClient:
         Session(client.user_id, client.device_id, client.access_token, settings.homeserver.url),
     )
     return client
+
+
+_NEVER_NEW_DEVICE = (
+    "Starting anyway would create a new, unverified device that cannot read earlier "
+    "messages; restore it from a backup (`bin-bridge restore`)."
+)
+
+
+def check_crypto_store(store_dir: Path, session: Session) -> None:
+    """Refuse a crypto store that is missing, damaged, empty or another device's.
+
+    Read-only: nothing is created or repaired here, so a refusal leaves the evidence intact.
+    """
+    path = store_file(store_dir, session.user_id, session.device_id)
+    if not path.exists():
+        others = sorted(p.name for p in store_dir.glob("*.db")) if store_dir.is_dir() else []
+        if others:
+            raise IdentityError(
+                f"the session is for device {session.device_id}, but the crypto store in "
+                f"{store_dir} belongs to another device ({', '.join(others)}). " + _NEVER_NEW_DEVICE
+            )
+        raise IdentityError(
+            f"the crypto store for device {session.device_id} is missing in {store_dir}. "
+            + _NEVER_NEW_DEVICE
+        )
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                raise sqlite3.DatabaseError(str(verdict[0] if verdict else "no answer"))
+            rows = db.execute(
+                "SELECT device_id FROM accounts WHERE user_id=?", (session.user_id,)
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise IdentityError(f"the crypto store {path} cannot be read: {exc}") from None
+        rows = []
+    except sqlite3.DatabaseError as exc:
+        raise IdentityError(
+            f"the crypto store {path} is damaged ({exc}). " + _NEVER_NEW_DEVICE
+        ) from None
+    devices = {str(r[0]) for r in rows}
+    if not devices:
+        raise IdentityError(
+            f"the crypto store {path} holds no identity (empty or truncated). " + _NEVER_NEW_DEVICE
+        )
+    if session.device_id not in devices:
+        raise IdentityError(
+            f"the crypto store {path} belongs to device {', '.join(sorted(devices))}, but the "
+            f"session is for device {session.device_id}. " + _NEVER_NEW_DEVICE
+        )
+
+
+async def _check_device_keys(client: nio.AsyncClient, session: Session) -> None:
+    """The homeserver's keys for our device must be the store's: else it is another device."""
+    olm = client.olm
+    if olm is None:
+        return
+    response = await client.send(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        data=json.dumps({"device_keys": {session.user_id: [session.device_id]}}),
+        headers={
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        if response.status != 200:
+            return  # nothing to compare with now; the token check already passed
+        body = await response.json(content_type=None)
+    finally:
+        response.release()
+    device = body.get("device_keys", {}).get(session.user_id, {}).get(session.device_id)
+    if not isinstance(device, dict):
+        return  # never uploaded (a first start that was interrupted): nio will upload them
+    keys = device.get("keys", {})
+    ours = olm.account.identity_keys
+    if keys.get(f"ed25519:{session.device_id}") != ours["ed25519"]:
+        await client.close()
+        raise IdentityError(
+            f"the homeserver knows device {session.device_id} with other keys than the crypto "
+            "store holds: the store belongs to another installation. " + _NEVER_NEW_DEVICE
+        )
 
 
 async def _check_token(client: nio.AsyncClient, session: Session) -> None:

@@ -245,6 +245,8 @@ class PendingSend:
     """Post in the conversation's desk thread (the root is looked up at send time)."""
     mirror: str | None = None
     """The mirrored original (digest): a copy is recorded on success; a redaction targets it."""
+    created_at: float = 0.0
+    """When it was queued: past the homeserver's de-duplication window, check before resending."""
 
 
 class Store:
@@ -253,6 +255,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
+        self._cause: str | None = None
+        self._cause_seq = 0
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -541,6 +545,15 @@ class Store:
             "INSERT OR IGNORE INTO handled(digest, handled_at) VALUES(?, ?)", (digest, time.time())
         )
 
+    @contextmanager
+    def caused_by(self, digest: str) -> Iterator[None]:
+        """Derive the transaction ids of the sends queued inside from an inbound event."""
+        self._cause, self._cause_seq = digest, 0
+        try:
+            yield
+        finally:
+            self._cause = None
+
     def enqueue(
         self,
         db: sqlite3.Connection,
@@ -553,8 +566,17 @@ class Store:
         in_thread: bool = False,
         mirror: str | None = None,
     ) -> str:
-        """Queue a send with a fresh transaction id, persisted before anything is sent."""
-        txn_id = f"bin-{uuid.uuid4().hex}"
+        """Queue a send with its transaction id, persisted before anything is sent.
+
+        Inside `caused_by(digest)` the id is derived from the inbound event and the send's
+        place among its effects, so handling the same event again (after a restore from
+        backup, say) produces the same ids, which the homeserver de-duplicates.
+        """
+        if self._cause is not None:
+            self._cause_seq += 1
+            txn_id = f"bin-{self._cause[:32]}-{self._cause_seq}"
+        else:
+            txn_id = f"bin-{uuid.uuid4().hex}"
         db.execute(
             "INSERT INTO outbox(txn_id, room_id, event_type, content, conversation_id, "
             "sets_root, in_thread, created_at, mirror) VALUES(?,?,?,?,?,?,?,?,?)",
@@ -590,6 +612,7 @@ class Store:
                 sets_root=bool(r["sets_root"]),
                 in_thread=bool(r["in_thread"]),
                 mirror=r["mirror"],
+                created_at=float(r["created_at"]),
             )
             for r in rows
         ]
