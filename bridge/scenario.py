@@ -6,6 +6,7 @@ identifier appears in any event the bot sent to the coordinators.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -22,6 +23,8 @@ from bridge.matrix import write_private_file
 from bridge.protocol import FIELD
 
 STEP_TIMEOUT_S = 30
+PHOTO_NAME = "IMG_20261201_Kerkstraat12_Jansen.jpg"
+"""A phone's file name that gives away an address and a family name (case C04)."""
 
 
 class StepFailed(Exception):
@@ -141,6 +144,123 @@ def _thread(root: str, body: str) -> dict[str, Any]:
     }
 
 
+def _phone_photo() -> bytes:
+    """A JPEG as a phone makes it: GPS position, camera, capture time in EXIF."""
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (90, 140, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "DemoPhone"  # Make
+    exif[0x0110] = "Model X"  # Model
+    exif[0x0132] = "2026:12:01 21:14:03"  # DateTime
+    gps = {1: "N", 2: (51.0, 41.0, 12.5), 3: "E", 4: (5.0, 21.0, 40.2)}
+    exif[0x8825] = gps  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+async def _hostile_inputs(
+    state: dict[str, Any],
+    coordinator: ScriptClient,
+    member: ScriptClient,
+    private: str,
+    bot: str,
+) -> tuple[list[str], str]:
+    """A reply quote, a photo with GPS, and an edit followed by a deletion (cases C01, C04, C06).
+
+    Returns the member's event ids and the URL of their original photo (for the leak check).
+    """
+    desk = state["wijken"]["oost"]["rooms"]["desk"]
+    answer = next(s for s in reversed(member.seen) if s.fields.get("kind") == "answer")
+    quoted = answer.content.get("body", "").splitlines()[0]
+    new_text = "Ik zag hem net weer, nu met een rode rugzak."
+    reply_id = await member.send(
+        private,
+        {
+            "msgtype": "m.text",
+            "body": f"> <{bot}> {quoted}\n\n{new_text}",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f'<mx-reply><blockquote><a href="https://matrix.to/#/{private}/'
+            f'{answer.event_id}">In reply to</a> <a href="https://matrix.to/#/{bot}">{bot}</a>'
+            f"<br>{quoted}</blockquote></mx-reply>{new_text}",
+            "m.relates_to": {"m.in_reply_to": {"event_id": answer.event_id}},
+        },
+    )
+    await coordinator.wait_for(
+        lambda s: s.room_id == desk and s.fields.get("text") == new_text,
+        "the reply without its quote",
+    )
+    _step("een antwoord met citaat komt aan als alleen de nieuwe tekst, in hetzelfde gesprek")
+
+    photo = _phone_photo()
+    upload, keys = await member.client.upload(
+        io.BytesIO(photo),
+        content_type="image/jpeg",
+        filename=PHOTO_NAME,
+        encrypt=True,
+        filesize=len(photo),
+    )
+    if not isinstance(upload, nio.UploadResponse) or keys is None:
+        raise StepFailed("the member could not upload a photo")
+    photo_id = await member.send(
+        private,
+        {
+            "msgtype": "m.image",
+            "body": PHOTO_NAME,
+            "info": {"mimetype": "image/jpeg", "size": len(photo), "w": 64, "h": 48},
+            "file": {**keys, "url": upload.content_uri},
+        },
+    )
+    image = await coordinator.wait_for(
+        lambda s: s.room_id == desk and s.content.get("msgtype") == "m.image",
+        "the cleaned photo in the desk",
+    )
+    file_info = image.content.get("file", {})
+    if file_info.get("url") == upload.content_uri or "Kerkstraat" in str(image.content):
+        raise StepFailed("the photo crossed with its original upload or file name")
+    _step(f"een foto met GPS komt aan als nieuwe upload '{image.content.get('filename')}'")
+
+    typo = "Het adres is Kerkstraat 12, ik zag het vanuit mijn raam."
+    original = await member.send(private, {"msgtype": "m.text", "body": typo})
+    first_copy = await coordinator.wait_for(
+        lambda s: s.room_id == desk and s.fields.get("text") == typo, "the message to be edited"
+    )
+    fixed = "Ik zag het vanaf de overkant."
+    edit_id = await member.send(
+        private,
+        {
+            "msgtype": "m.text",
+            "body": f" * {fixed}",
+            "m.new_content": {"msgtype": "m.text", "body": fixed},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        },
+    )
+    second_copy = await coordinator.wait_for(
+        lambda s: s.room_id == desk and s.fields.get("text") == fixed, "the edited version"
+    )
+    await _gone(coordinator, desk, first_copy.event_id, "the old version")
+    redaction = await member.client.room_redact(private, original)
+    if not isinstance(redaction, nio.RoomRedactResponse):
+        raise StepFailed("the member could not delete the message")
+    await _gone(coordinator, desk, second_copy.event_id, "the deleted message")
+    _step("een bewerking vervangt de kopie in de desk, een verwijdering haalt hem weg")
+    return [reply_id, photo_id, original, edit_id], upload.content_uri
+
+
+async def _gone(client: ScriptClient, room_id: str, event_id: str, what: str) -> None:
+    """Wait until an event in the desk has been redacted (nothing readable left)."""
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        response = await client.client.room_get_event(room_id, event_id)
+        if isinstance(response, nio.RoomGetEventResponse) and not response.event.source.get(
+            "content"
+        ):
+            return
+        await client.sync(300)
+    raise StepFailed(f"{what} was still readable in the desk")
+
+
 async def _full_loop(
     state: dict[str, Any],
     work_dir: Path,
@@ -173,7 +293,7 @@ async def _full_loop(
             "the bulletin's number",
         )
         label = ack.fields["report"]
-        _step(6, f"de wijkagent plaatst een bericht; de bot nummert het {label}")
+        _step(f"de wijkagent plaatst een bericht; de bot nummert het {label}")
 
         await coordinator.send(rooms["wijk"], {"msgtype": "m.text", "body": f"!publiceer {label}"})
         await coordinator.wait_for(
@@ -194,7 +314,6 @@ async def _full_loop(
             "the broadcast at the member",
         )
         _step(
-            7,
             f"de coördinator publiceert {label} als {broadcast.fields['report']}; "
             "de bewoner ontvangt het",
         )
@@ -216,7 +335,7 @@ async def _full_loop(
             "the reaction in the desk",
         )
         heading = reaction.content.get("body", "").splitlines()[0]
-        _step(8, f"de bewoner reageert; de desk krijgt '{heading}'")
+        _step(f"de bewoner reageert; de desk krijgt '{heading}'")
 
         await coordinator.send(
             rooms["desk"],
@@ -227,25 +346,31 @@ async def _full_loop(
             "the forward at the police",
         )
         report = forward.fields["report"]
-        _step(9, f"de coördinator stuurt {report} door; de politie ziet het zonder schuilnaam")
+        _step(f"de coördinator stuurt {report} door; de politie ziet het zonder schuilnaam")
 
         await police.send(rooms["police"], _thread(forward.event_id, "Dank, we nemen het mee."))
         await coordinator.wait_for(
             lambda s: s.room_id == rooms["desk"] and s.fields.get("kind") == "police_reply",
             "the police reply in the desk",
         )
-        _step(10, "het antwoord van de politie verschijnt in de draad van de melding")
+        _step("het antwoord van de politie verschijnt in de draad van de melding")
         return [reaction_id]
     finally:
         await police.client.close()
 
 
-def _step(number: int, text: str) -> None:
-    print(f"  ✓ stap {number}: {text}", flush=True)
+_STEPS = [0]
+
+
+def _step(text: str) -> None:
+    """Print one completed step, numbered in order."""
+    _STEPS[0] += 1
+    print(f"  ✓ stap {_STEPS[0]}: {text}", flush=True)
 
 
 async def play(state: dict[str, Any], work_dir: Path) -> int:
     """Play the scenario; 0 if every step succeeded and nothing leaked."""
+    _STEPS[0] = 0
     print("\nScenario: een bewoner meldt, de coördinator antwoordt.", flush=True)
     homeserver = state["homeserver"]
     bot = state["bot"]
@@ -293,9 +418,7 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
             "the welcome in the bot's private room",
         )
         private = welcome.room_id
-        _step(
-            1, "de bewoner start een chat; de bot opent een eigen versleutelde kamer en verwelkomt"
-        )
+        _step("de bewoner start een chat; de bot opent een eigen versleutelde kamer en verwelkomt")
 
         member_events.append(
             await member.send(private, {"msgtype": "m.text", "body": wijk["join_code"]})
@@ -304,7 +427,7 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
             lambda s: s.room_id == private and "aangemeld" in s.content.get("body", ""),
             "the sign-up confirmation",
         )
-        _step(2, f"de bewoner meldt zich aan met code {wijk['join_code']}")
+        _step(f"de bewoner meldt zich aan met code {wijk['join_code']}")
 
         text = "Er loopt iemand met een koevoet langs de schuurtjes achter de Kerkstraat."
         await coordinator.sync(0)
@@ -320,13 +443,13 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
             "the report in the desk",
         )
         label, pseudonym = report.fields["report"], report.fields["pseudonym"]
-        _step(3, f"de coördinator ziet melding {label} van '{pseudonym}' in de desk")
+        _step(f"de coördinator ziet melding {label} van '{pseudonym}' in de desk")
 
         await member.wait_for(
             lambda s: s.room_id == private and label in s.content.get("body", ""),
             "the delivery confirmation",
         )
-        _step(4, "de bewoner krijgt de bevestiging dat de melding is afgeleverd")
+        _step("de bewoner krijgt de bevestiging dat de melding is afgeleverd")
 
         answer = "Dank je! We houden het in de gaten en geven het door aan de wijkagent."
         await coordinator.send(
@@ -350,8 +473,10 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
             ),
             "the coordinator's answer",
         )
-        _step(5, "het antwoord van de coördinator komt aan bij de bewoner")
+        _step("het antwoord van de coördinator komt aan bij de bewoner")
 
+        hostile_events, photo_url = await _hostile_inputs(state, coordinator, member, private, bot)
+        member_events += hostile_events
         member_events += await _full_loop(state, work_dir, coordinator, member, private)
 
         trace = MemberTrace(
@@ -359,13 +484,15 @@ async def play(state: dict[str, Any], work_dir: Path) -> int:
             display_name=member_name,
             room_ids=[private, dm.room_id],
             event_ids=member_events,
+            mxc_urls=[photo_url],
+            file_names=[PHOTO_NAME],
         )
         bot_events = [s.source for s in coordinator.seen if s.sender == bot]
         leaks = [leak for event in bot_events for leak in find_leaks(event, trace)]
         if leaks:
             print(f"  ✗ LEK: {len(leaks)} plaatsen met gegevens van de bewoner", flush=True)
             return 1
-        _step(11, f"geen enkel gegeven van de bewoner in {len(bot_events)} berichten van de bot")
+        _step(f"geen enkel gegeven van de bewoner in {len(bot_events)} berichten van de bot")
         print("Scenario geslaagd.", flush=True)
         return 0
     except StepFailed as exc:

@@ -21,7 +21,7 @@ def test_the_scripted_demo_succeeds_on_a_fresh_data_dir_and_writes_its_state(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Scenario geslaagd." in result.stdout
-    for step in range(1, 12):
+    for step in range(1, 15):
         assert f"✓ stap {step}:" in result.stdout
 
     state = json.loads((data_dir / "demo-state.json").read_text())
