@@ -174,7 +174,12 @@ class Bridge:
     def _sync_wait_ms(self) -> int:
         """The long-poll time, shortened so a confirmed broadcast starts when its undo window
         ends, not when the next event happens to arrive."""
-        due = self.relay.broadcasts.next_due_at()
+        waiting = [
+            t
+            for t in (self.relay.broadcasts.next_due_at(), self.store.next_delayed_send())
+            if t is not None
+        ]
+        due = min(waiting) if waiting else None
         if due is None:
             return SYNC_TIMEOUT_MS
         return max(0, min(SYNC_TIMEOUT_MS, int((due - time.time()) * 1000) + 50))
@@ -537,7 +542,14 @@ class Bridge:
 
     async def _flush_outbox(self, client: nio.AsyncClient) -> None:
         """Send everything queued, in order, each with its persisted transaction id."""
+        held: set[str | None] = set()
+        now = time.time()
         for send in self.store.pending_sends():
+            if send.not_before is not None and send.not_before > now:
+                held.add(send.conversation_id)  # the random relay delay
+                continue
+            if send.conversation_id is not None and send.conversation_id in held:
+                continue  # keep a conversation's order behind its delayed message
             if send.room_id not in client.rooms:
                 return  # not synced yet: keep order, try after the next sync
             if send.event_type == REDACTION:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -407,6 +408,10 @@ class Relay:
         self.store.add_mirror(db, source, conversation.id, self.author_key(msg.sender), desk)
         lang = self.settings.bot.language
         total = len(parts)
+        # The optional random delay blurs the timing link between a member's event and the
+        # bot's copy (the homeserver operator sees both); all parts wait the same time.
+        delay = self.settings.relay.max_delay_seconds
+        not_before = time.time() + random.uniform(0, delay) if delay > 0 else None
         for index, part in enumerate(parts):
             part_fields = dataclasses.replace(
                 fields if index == 0 else dataclasses.replace(fields, kind=Kind.MEMBER_MESSAGE),
@@ -432,6 +437,7 @@ class Relay:
                 sets_root=root and index == 0,
                 in_thread=not (root and index == 0),
                 mirror=source,
+                not_before=not_before,
             )
 
     def _split(self, text: str) -> list[str] | None:

@@ -154,6 +154,10 @@ class RelaySettings(BaseModel):
     """Larger images are refused unread (decompression bombs)."""
     max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     """Larger uploads are refused without being processed."""
+    max_delay_seconds: float = Field(default=0, ge=0)
+    """Optional random delay (0 up to this many seconds) before a member's message appears in
+    the desk. It makes timing correlation by the homeserver operator harder, at the cost of
+    slower reports; 0 (off) is the default. See docs/threat-model.md."""
     broadcast_undo_seconds: float = 30
     """After `!ja`, a broadcast waits this long before delivery; `!stop` cancels it."""
     recent_broadcasts_days: float = 14

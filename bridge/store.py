@@ -178,6 +178,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE bot_events ADD COLUMN room_id TEXT;
     """,
+    # 10: the optional random relay delay (issue 3): a send may wait until `not_before`.
+    """
+    ALTER TABLE outbox ADD COLUMN not_before REAL;
+    """,
 )
 
 REDACTION = "m.room.redaction"
@@ -247,6 +251,8 @@ class PendingSend:
     """The mirrored original (digest): a copy is recorded on success; a redaction targets it."""
     created_at: float = 0.0
     """When it was queued: past the homeserver's de-duplication window, check before resending."""
+    not_before: float | None = None
+    """The random relay delay: not sent before this time (later sends of its conversation wait)."""
 
 
 class Store:
@@ -565,6 +571,7 @@ class Store:
         sets_root: bool = False,
         in_thread: bool = False,
         mirror: str | None = None,
+        not_before: float | None = None,
     ) -> str:
         """Queue a send with its transaction id, persisted before anything is sent.
 
@@ -579,7 +586,7 @@ class Store:
             txn_id = f"bin-{uuid.uuid4().hex}"
         db.execute(
             "INSERT INTO outbox(txn_id, room_id, event_type, content, conversation_id, "
-            "sets_root, in_thread, created_at, mirror) VALUES(?,?,?,?,?,?,?,?,?)",
+            "sets_root, in_thread, created_at, mirror, not_before) VALUES(?,?,?,?,?,?,?,?,?,?)",
             (
                 txn_id,
                 room_id,
@@ -590,6 +597,7 @@ class Store:
                 int(in_thread),
                 time.time(),
                 mirror,
+                not_before,
             ),
         )
         return txn_id
@@ -613,9 +621,15 @@ class Store:
                 in_thread=bool(r["in_thread"]),
                 mirror=r["mirror"],
                 created_at=float(r["created_at"]),
+                not_before=r["not_before"],
             )
             for r in rows
         ]
+
+    def next_delayed_send(self) -> float | None:
+        """When the earliest delayed send becomes due, if any is waiting."""
+        row = self._db.execute("SELECT MIN(not_before) FROM outbox").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     def complete_send(self, send: PendingSend, event_id: str) -> None:
         """The homeserver accepted a send: forget its content, remember the event id."""
