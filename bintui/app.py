@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -14,6 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from .gateway import ConnectionState, Gateway, LoginRequired, Report
 from .i18n import I18n
+from .safe_text import safe_line
 from .screens.desk import DeskScreen
 from .screens.login import LoginScreen
 from .settings import ClientSettings
@@ -28,13 +30,19 @@ def matrix_gateway(settings: ClientSettings) -> Gateway:
     return MatrixGateway(settings)
 
 
+DESK_ACTIONS = ("claim", "status", "category", "forward", "block", "search", "filter", "sort")
+"""Desk actions offered in the command palette (each has `command.<name>.title/help`)."""
+
+
 class BinTuiApp(App[None]):
     """The coordinator's client: a desk of reports over one Matrix account."""
 
     CSS_PATH = "app.tcss"
     TITLE = "BIN"
     # Textual declares this without ClassVar, so mypy would reject ours with it.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    # The list needs ~76 columns: side by side with a readable thread only from 150 on.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect")
     ]
@@ -47,15 +55,18 @@ class BinTuiApp(App[None]):
         settings: ClientSettings,
         *,
         gateway_factory: GatewayFactory = matrix_gateway,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.i18n = I18n(settings.language)
         self.gateway_factory = gateway_factory
+        self.clock = clock
         self.gateway: Gateway | None = None
-        self.desk = DeskScreen(self.i18n)
+        self.desk = DeskScreen(self.i18n, clock=clock)
         self._opened: str | None = None
         self._unread: set[str] | None = None
+        self._known: set[str] | None = None
         self._sending: set[str] = set()
         self.i18n.localise_bindings(self)
 
@@ -104,6 +115,7 @@ class BinTuiApp(App[None]):
                 self.gateway = None
                 self.desk.connection = ConnectionState("offline", str(exc) or type(exc).__name__)
                 raise  # shown by the one error handler below
+            self._known = {r.root_event_id for r in gateway.reports()}
             self._refresh()
             return
 
@@ -123,6 +135,18 @@ class BinTuiApp(App[None]):
             self._sending.discard(report.root_event_id)
         self.desk.reply_sent(report, text)
         self.notify(self.i18n("desk.sent"), markup=False)
+
+    @work(group="send", exit_on_error=False)
+    async def send_command(self, report: Report, command: str) -> None:
+        """Send a desk command into the report's thread; the bot announces the result."""
+        gateway = self.gateway
+        if gateway is None:
+            self.notify(self.i18n("desk.not_connected"), severity="warning", markup=False)
+            return
+        await gateway.send_command(report, command)
+        first_line = command.split("\n", 1)[0]
+        shown = first_line if len(first_line) <= 60 else first_line[:59] + "…"
+        self.notify(self.i18n("desk.command_sent", command=shown), markup=False)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -154,6 +178,10 @@ class BinTuiApp(App[None]):
     def _reply_requested(self, event: DeskScreen.ReplyRequested) -> None:
         self.send_reply(event.report, event.text)
 
+    @on(DeskScreen.CommandRequested)
+    def _command_requested(self, event: DeskScreen.CommandRequested) -> None:
+        self.send_command(event.report, event.command)
+
     def _refresh(self) -> None:
         """Push the gateway's reports and state down to the desk."""
         gateway = self.gateway
@@ -165,9 +193,29 @@ class BinTuiApp(App[None]):
             # The coordinator has this report open: what arrives in it is seen.
             gateway.mark_read(opened)
             reports = gateway.reports()
+        self._announce_new(reports)
         self._ring_for_new(reports)
+        slugs = {w.slug for w in gateway.wijken()} | {r.wijk for r in reports if r.wijk}
+        self.desk.wijk_choices = tuple(sorted(slugs))
         self.desk.reports = tuple(reports)
         self.desk.connection = gateway.state
+
+    def _announce_new(self, reports: list[Report]) -> None:
+        """A toast for each report that arrived since the last look (not those at start-up)."""
+        if self._known is None:
+            return  # still starting: what the first sync brings is not news
+        new = [r for r in reports if r.root_event_id not in self._known]
+        for report in new[:3]:  # a burst is not a flood of toasts
+            title = "desk.new_urgent_report" if report.urgent else "desk.new_report"
+            # Untrusted names pass through safe_line: escapes become visible markers.
+            line = safe_line(f"{report.report} · {report.pseudonym} ({report.wijk})").plain
+            self.notify(
+                line,
+                title=self.i18n(title),
+                severity="warning" if report.urgent else "information",
+                markup=False,
+            )
+        self._known = {r.root_event_id for r in reports}
 
     def _ring_for_new(self, reports: Iterable[Report]) -> None:
         unread = {r.root_event_id for r in reports if r.unread}
@@ -191,6 +239,12 @@ class BinTuiApp(App[None]):
                 t("command.next_unread.help"),
                 screen.action_next_unread,
             )
+            for action in DESK_ACTIONS:
+                yield SystemCommand(
+                    t(f"command.{action}.title"),
+                    t(f"command.{action}.help"),
+                    getattr(screen, f"action_{action}"),
+                )
         yield SystemCommand(
             t("binding.app.reconnect"), t("command.reconnect.help"), self.action_reconnect
         )

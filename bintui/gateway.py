@@ -1,7 +1,10 @@
 """The interface through which screens talk to Matrix: plain data plus a small Protocol.
 
-Screens only see `Report`, `ThreadItem` and `ConnectionState`; `MatrixGateway` implements the
-Protocol with matrix-nio, tests implement it with a fake.
+Screens only see the dataclasses below; `MatrixGateway` implements the Protocol with
+matrix-nio, tests implement it with a fake. Everything a screen changes in the BIN workflow
+(status, category, claim, forward, block, broadcast) is a desk or wijk command sent through
+the gateway, so the bot stays the single source of truth and the client only shows what the
+bot announced back.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Role = Literal["member", "coordinator", "bot"]
+Role = Literal["member", "coordinator", "bot", "police"]
 Status = Literal["connecting", "online", "offline"]
+RoomRole = Literal["desk", "police", "wijk"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +24,8 @@ class ThreadItem:
 
     event_id: str
     role: Role
-    """Who wrote it: the member (via the bot), a coordinator, or the bot speaking for itself."""
+    """Who wrote it: the member (via the bot), a coordinator, the bot speaking for itself, or
+    the police/gemeente (their reply to a forward, posted by the bot)."""
     author: str
     """Pseudonym (member), display name or user id (coordinator), bot name (bot).
     Taken from `nl.bin` fields or the event's sender, never from the message text."""
@@ -28,6 +33,14 @@ class ThreadItem:
     """The words as written; untrusted, always rendered through `bintui.safe_text`."""
     ts: float
     """Server timestamp, seconds since the epoch."""
+    urgent: bool = False
+    """The bot flagged these words as possibly urgent (nl.bin `urgent`)."""
+    edited: bool = False
+    """A new version of an earlier message (the bot removed the old copy)."""
+    part: tuple[int, int] | None = None
+    """(part, parts) of a long text sent in parts."""
+    media: str | None = None
+    """'image' or 'location' when the message carries one (nl.bin `media`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +60,99 @@ class Report:
     """The root (the member's first message) first, then the thread in time order."""
     unread: bool = False
     """A member wrote something the coordinator has not looked at yet."""
+    category: str | None = None
+    """As set with `!categorie`, from the bot's latest announcement in the thread."""
+    handler: str | None = None
+    """The coordinator (user id) who claimed it with `!neem`, from the bot's announcements."""
+    urgent: bool = False
+    """Some message of the member in this report was flagged as possibly urgent."""
+    reaction_to: str | None = None
+    """The broadcast (W-0003) this report reacts to, if it is a reaction."""
 
     @property
     def last_ts(self) -> float:
         """Time of the latest activity in this report."""
         return max((item.ts for item in self.items), default=self.opened_ts)
+
+    @property
+    def first_answer_ts(self) -> float | None:
+        """When a coordinator first answered in the thread (None if nobody did yet)."""
+        return next((i.ts for i in self.items if i.role == "coordinator"), None)
+
+    @property
+    def key(self) -> str:
+        """The identity of a report in lists: its root event id."""
+        return self.root_event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Wijk:
+    """One wijk the coordinator works for, with its three rooms as far as they are known."""
+
+    slug: str
+    """The short name in the bot's fields, e.g. 'oost'."""
+    name: str
+    """The display name as in the room names, e.g. 'Oost'."""
+    desk: str | None = None
+    police: str | None = None
+    wijk: str | None = None
+    """The broadcast room ("Wijkberichten")."""
+
+    def room(self, role: RoomRole) -> str | None:
+        """The room id of one of the three rooms."""
+        return {"desk": self.desk, "police": self.police, "wijk": self.wijk}[role]
+
+
+PoliceKind = Literal["bulletin", "forward", "police_reply"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoliceItem:
+    """Something in the police & gemeente flow: a bulletin, our forward, or a police reply."""
+
+    event_id: str
+    kind: PoliceKind
+    wijk: str
+    label: str
+    """B-0001 for a bulletin, M-0003 for a forward or a police reply."""
+    text: str
+    """Untrusted words (police or member text); rendered through `bintui.safe_text`."""
+    ts: float
+    note: str | None = None
+    """On a forward: the coordinator's note to the police."""
+
+
+BroadcastPhase = Literal["preview", "refused", "confirmed", "sending", "done", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A wijk message as the bot reported on it in the wijk room."""
+
+    wijk: str
+    label: str
+    """W-0001."""
+    phase: BroadcastPhase
+    text: str = ""
+    category: str = ""
+    recipients: int | None = None
+    """How many members the bot's preview said it goes to."""
+    unfair: str | None = None
+    """The words the bot's fairness check quoted (origin or skin colour), if it flagged it."""
+    delivered: int | None = None
+    total: int | None = None
+    undo_seconds: float | None = None
+    ts: float = 0.0
+    """When the latest of the bot's messages about it arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class WijkStats:
+    """What the bot's latest `!stats` answer said about a wijk (small counts stay '<5')."""
+
+    wijk: str
+    members: str
+    ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +184,34 @@ class Gateway(Protocol):
         """
 
     def reports(self) -> list[Report]:
-        """All known reports, most recent activity first."""
+        """All known reports, most recent activity first (unchanged reports are the same
+        objects from call to call, so a list can update only the rows that changed)."""
 
     def mark_read(self, report: Report) -> None:
         """The coordinator has seen everything currently in `report`."""
 
     async def reply(self, report: Report, text: str) -> None:
         """Send a coordinator's answer into the report's thread; raises on failure."""
+
+    async def send_command(self, report: Report, text: str) -> None:
+        """Send a desk command (`!neem M-0003` …) into the report's thread; raises on failure.
+        The bot acts on it and announces the result in the thread."""
+
+    async def send_to_room(self, wijk: str, role: RoomRole, text: str) -> None:
+        """Send `text` (a command such as `!publiceer …` or `!stats`) into one of a wijk's
+        rooms; raises GatewayError when the room is unknown or the send fails."""
+
+    def wijken(self) -> list[Wijk]:
+        """The wijken whose rooms the coordinator is in, by slug."""
+
+    def police_items(self) -> list[PoliceItem]:
+        """Bulletins, forwards and police replies, newest first."""
+
+    def broadcasts(self) -> list[Broadcast]:
+        """What the bot said about each broadcast, newest first."""
+
+    def stats(self) -> list[WijkStats]:
+        """The latest `!stats` figures per wijk that the bot posted, if any."""
 
     async def close(self) -> None:
         """Stop syncing and release the connection (the session stays for next time)."""

@@ -33,6 +33,91 @@ CATALOG: dict[str, dict[Language, str]] = {
     "column.status": {"nl": "Status", "en": "Status"},
     "column.age": {"nl": "Leeftijd", "en": "Age"},
     "column.unread": {"nl": "Nieuw", "en": "New"},
+    "column.category": {"nl": "Categorie", "en": "Category"},
+    "column.handler": {"nl": "Door", "en": "By"},
+    "desk.search_placeholder": {
+        "nl": "Zoek in de meldingen… (Enter: terug naar de lijst)",
+        "en": "Search the reports… (Enter: back to the list)",
+    },
+    "desk.command_sent": {"nl": "Verstuurd: {command}", "en": "Sent: {command}"},
+    "desk.new_report": {"nl": "Nieuwe melding", "en": "New report"},
+    "desk.new_urgent_report": {
+        "nl": "⚠ Nieuwe melding, misschien dringend",
+        "en": "⚠ New report, possibly urgent",
+    },
+    # Filter and sort
+    "filter.label": {"nl": "Filter", "en": "Filter"},
+    "filter.title": {"nl": "Welke meldingen tonen?", "en": "Which reports to show?"},
+    "filter.all": {"nl": "alles", "en": "all"},
+    "filter.open": {"nl": "open (niet afgehandeld)", "en": "open (not closed)"},
+    "filter.unread_only": {"nl": "alleen ongelezen", "en": "unread only"},
+    "filter.any_status": {"nl": "Elke status", "en": "Any status"},
+    "filter.any_wijk": {"nl": "Elke wijk", "en": "Any wijk"},
+    "filter.any_category": {"nl": "Elke categorie", "en": "Any category"},
+    "filter.apply": {"nl": "Toepassen", "en": "Apply"},
+    "filter.clear": {"nl": "Alles tonen", "en": "Show all"},
+    "filter.count": {"nl": "{shown} van {total}", "en": "{shown} of {total}"},
+    "sort.label": {"nl": "sortering", "en": "sort"},
+    "sort.now": {"nl": "Sortering: {order}", "en": "Sorted by: {order}"},
+    "sort.activity": {"nl": "laatste activiteit", "en": "latest activity"},
+    "sort.opened": {"nl": "nieuwste eerst", "en": "newest first"},
+    "sort.number": {"nl": "nummer", "en": "number"},
+    "sort.status": {"nl": "status", "en": "status"},
+    "sort.urgent": {"nl": "dringend en ongelezen eerst", "en": "urgent and unread first"},
+    # Report actions
+    "action.status.title": {"nl": "Status van {report}", "en": "Status of {report}"},
+    "action.category.title": {"nl": "Categorie van {report}", "en": "Category of {report}"},
+    "action.block.title": {
+        "nl": "Het lid achter {report} blokkeren?",
+        "en": "Block the member behind {report}?",
+    },
+    "action.block.explain": {
+        "nl": "Het lid hoort dat het geblokkeerd is; zijn berichten komen niet meer door, ook "
+        "niet in nieuwe gesprekken. Niemand leert wie het is.",
+        "en": "The member is told they are blocked; their messages no longer arrive, in new "
+        "conversations neither. Nobody learns who it is.",
+    },
+    "action.block.block": {"nl": "Blokkeren", "en": "Block"},
+    "action.block.unblock": {"nl": "Blokkade opheffen", "en": "Lift the block"},
+    "dialog.cancel": {"nl": "Annuleren", "en": "Cancel"},
+    "forward.title": {"nl": "Doorsturen naar politie & gemeente", "en": "Forward to the police"},
+    "forward.explain": {
+        "nl": "De politie ziet alleen het nummer en deze tekst. Haal weg wat het lid kan "
+        "verraden (huisnummer, 'vanuit mijn raam' …). Ctrl+S stuurt door, Esc annuleert.",
+        "en": "The police see only the number and this text. Remove what could give the member "
+        "away (house number, 'from my window' …). Ctrl+S forwards, Esc cancels.",
+    },
+    "forward.note": {"nl": "Notitie voor de politie (mag leeg)", "en": "Note (may be empty)"},
+    "forward.note_placeholder": {
+        "nl": "bijvoorbeeld: een tweede lid meldde dit ook",
+        "en": "for example: a second member reported this too",
+    },
+    "forward.submit": {"nl": "Doorsturen", "en": "Forward"},
+    "forward.empty": {
+        "nl": "Er staat geen tekst om door te sturen.",
+        "en": "There is no text to forward.",
+    },
+    # Thread details
+    "role.police": {"nl": "Politie/gemeente", "en": "Police/municipality"},
+    "thread.police_reply_to": {"nl": "reactie op", "en": "reply to"},
+    "thread.urgent": {"nl": "⚠ DRINGEND?", "en": "⚠ URGENT?"},
+    "thread.edited": {"nl": "bewerkt", "en": "edited"},
+    "thread.part": {"nl": "deel {part}/{parts}", "en": "part {part}/{parts}"},
+    "thread.media.image": {"nl": "foto", "en": "photo"},
+    "thread.media.location": {"nl": "locatie", "en": "location"},
+    "thread.reaction_to": {"nl": "Reactie op", "en": "Reaction to"},
+    "thread.handled_by": {"nl": "door", "en": "by"},
+    # Report categories (the bot's Dutch values) for display
+    "category.inbraak": {"nl": "inbraak", "en": "burglary"},
+    "category.verdachte situatie": {"nl": "verdachte situatie", "en": "suspicious situation"},
+    "category.vernieling": {"nl": "vernieling", "en": "vandalism"},
+    "category.overlast": {"nl": "overlast", "en": "nuisance"},
+    "category.oplichting/babbeltruc": {
+        "nl": "oplichting/babbeltruc",
+        "en": "fraud/doorstep scam",
+    },
+    "category.vermissing": {"nl": "vermissing", "en": "missing person"},
+    "category.overig": {"nl": "overig", "en": "other"},
     "age.now": {"nl": "nu", "en": "now"},
     "age.minutes": {"nl": "{n} min", "en": "{n} min"},
     "age.hours": {"nl": "{n} u", "en": "{n} h"},
@@ -75,6 +160,18 @@ CATALOG: dict[str, dict[Language, str]] = {
     "binding.desk.focus_list": {"nl": "Lijst", "en": "List"},
     "binding.desk.focus_composer": {"nl": "Antwoorden", "en": "Answer"},
     "binding.login.cancel": {"nl": "Stoppen", "en": "Quit"},
+    "binding.desk.claim": {"nl": "Neem", "en": "Claim"},
+    "binding.desk.status": {"nl": "Status", "en": "Status"},
+    "binding.desk.category": {"nl": "Categorie", "en": "Category"},
+    "binding.desk.forward": {"nl": "Doorsturen", "en": "Forward"},
+    "binding.desk.block": {"nl": "Blokkeren", "en": "Block"},
+    "binding.desk.search": {"nl": "Zoeken", "en": "Search"},
+    "binding.desk.filter": {"nl": "Filter", "en": "Filter"},
+    "binding.desk.sort": {"nl": "Sorteren", "en": "Sort"},
+    "binding.desk.clear_search": {"nl": "Zoeken wissen", "en": "Clear search"},
+    "binding.dialog.cancel": {"nl": "Annuleren", "en": "Cancel"},
+    "binding.forward.submit": {"nl": "Doorsturen", "en": "Forward"},
+    "binding.filter.apply": {"nl": "Toepassen", "en": "Apply"},
     # Command palette
     "command.send.help": {
         "nl": "Verstuur het antwoord in het invoerveld naar het lid",
@@ -83,6 +180,46 @@ CATALOG: dict[str, dict[Language, str]] = {
     "command.next_unread.help": {
         "nl": "Ga naar de volgende melding met nieuwe berichten",
         "en": "Go to the next report with new messages",
+    },
+    "command.claim.title": {"nl": "Neem de melding", "en": "Claim the report"},
+    "command.claim.help": {
+        "nl": "Jij behandelt de gekozen melding (!neem)",
+        "en": "You handle the chosen report (!claim)",
+    },
+    "command.status.title": {"nl": "Status kiezen", "en": "Set the status"},
+    "command.status.help": {
+        "nl": "Nieuw, in behandeling, doorgestuurd of afgehandeld (!status)",
+        "en": "New, in progress, forwarded or closed (!status)",
+    },
+    "command.category.title": {"nl": "Categorie kiezen", "en": "Set the category"},
+    "command.category.help": {
+        "nl": "Inbraak, verdachte situatie, overlast … (!categorie)",
+        "en": "Burglary, suspicious situation, nuisance … (!category)",
+    },
+    "command.forward.title": {"nl": "Doorsturen naar de politie", "en": "Forward to the police"},
+    "command.forward.help": {
+        "nl": "De tekst aanpassen en met een notitie doorsturen (!doorsturen)",
+        "en": "Edit the text and forward it with a note (!forward)",
+    },
+    "command.block.title": {"nl": "Lid blokkeren of deblokkeren", "en": "Block or unblock"},
+    "command.block.help": {
+        "nl": "Het lid achter de melding blokkeren, zonder te weten wie het is",
+        "en": "Block the member behind the report, without knowing who it is",
+    },
+    "command.search.title": {"nl": "Zoeken in meldingen", "en": "Search the reports"},
+    "command.search.help": {
+        "nl": "Toon alleen meldingen met deze woorden",
+        "en": "Show only reports with these words",
+    },
+    "command.filter.title": {"nl": "Meldingen filteren", "en": "Filter the reports"},
+    "command.filter.help": {
+        "nl": "Op status, wijk, categorie of ongelezen",
+        "en": "By status, wijk, category or unread",
+    },
+    "command.sort.title": {"nl": "Sortering wisselen", "en": "Change the sort order"},
+    "command.sort.help": {
+        "nl": "Activiteit, nieuwste, nummer, status, dringend eerst",
+        "en": "Activity, newest, number, status, urgent first",
     },
     "command.reconnect.help": {
         "nl": "Maak opnieuw verbinding met de server",
@@ -106,6 +243,11 @@ class I18n:
         """A report status (the Dutch protocol value) in this language."""
         key = f"status.{status}"
         return self(key) if key in CATALOG else status
+
+    def category(self, category: str) -> str:
+        """A report category (the Dutch protocol value) in this language."""
+        key = f"category.{category}"
+        return self(key) if key in CATALOG else category
 
     def localise_bindings(self, node: DOMNode) -> None:
         """Replace the footer descriptions of `node`'s bindings that have a catalogued id."""

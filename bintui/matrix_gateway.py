@@ -27,8 +27,20 @@ from nio import (
     SyncError,
 )
 
-from .gateway import ConnectionState, GatewayError, LoginRequired, Report, Status
+from .gateway import (
+    Broadcast,
+    ConnectionState,
+    GatewayError,
+    LoginRequired,
+    PoliceItem,
+    Report,
+    RoomRole,
+    Status,
+    Wijk,
+    WijkStats,
+)
 from .reports import THREAD, ReportBook, RoomEvent
+from .rooms import RoomBook
 from .settings import ClientSettings
 
 log = logging.getLogger(__name__)
@@ -116,6 +128,7 @@ class MatrixGateway:
         self._sync_timeout_ms = sync_timeout_ms
         self._max_backoff = max_backoff
         self._book = ReportBook(bot_user_id=settings.bot_user_id)
+        self._rooms = RoomBook(bot_user_id=settings.bot_user_id)
         self._client: AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_change: Callable[[], None] = lambda: None
@@ -170,9 +183,6 @@ class MatrixGateway:
 
     async def reply(self, report: Report, text: str) -> None:
         """Send `text` into the report's thread (encrypted); raises GatewayError on failure."""
-        client = self._client
-        if client is None or not client.logged_in:
-            raise GatewayError("not connected")
         last = report.items[-1].event_id if report.items else report.root_event_id
         content = {
             "msgtype": "m.text",
@@ -185,9 +195,51 @@ class MatrixGateway:
             },
             "m.mentions": {},
         }
+        await self._send(report.room_id, content)
+
+    async def send_command(self, report: Report, text: str) -> None:
+        """A desk command goes into the report's thread exactly like an answer: the bot
+        recognises the command there and never passes it to the member."""
+        await self.reply(report, text)
+
+    async def send_to_room(self, wijk: str, role: RoomRole, text: str) -> None:
+        """Send `text` as a plain message into one of the wijk's rooms."""
+        found = next((w for w in self.wijken() if w.slug == wijk), None)
+        room_id = found.room(role) if found is not None else None
+        if room_id is None:
+            raise GatewayError(f"not sent: no {role} room known for wijk {wijk!r}")
+        await self._send(room_id, {"msgtype": "m.text", "body": text, "m.mentions": {}})
+
+    def wijken(self) -> list[Wijk]:
+        """The wijken whose rooms the coordinator is in."""
+        return self._rooms.wijken()
+
+    def police_items(self) -> list[PoliceItem]:
+        """Bulletins and forwards from the police rooms, police replies from desk threads."""
+        replies = [
+            PoliceItem(item.event_id, "police_reply", r.wijk, r.report, item.text, item.ts)
+            for r in self._book.reports()
+            for item in r.items
+            if item.role == "police"
+        ]
+        return sorted([*self._rooms.police_items(), *replies], key=lambda p: p.ts, reverse=True)
+
+    def broadcasts(self) -> list[Broadcast]:
+        """What the bot said about each broadcast in the wijk rooms."""
+        return self._rooms.broadcasts()
+
+    def stats(self) -> list[WijkStats]:
+        """The latest `!stats` member counts."""
+        return self._rooms.stats()
+
+    async def _send(self, room_id: str, content: dict[str, Any]) -> None:
+        """Send one encrypted message; raises GatewayError with a plain reason on failure."""
+        client = self._client
+        if client is None or not client.logged_in:
+            raise GatewayError("not connected")
         try:
             response = await client.room_send(
-                report.room_id, "m.room.message", content, ignore_unverified_devices=True
+                room_id, "m.room.message", content, ignore_unverified_devices=True
             )
         except NETWORK_ERRORS as exc:
             raise GatewayError(f"not sent, server unreachable ({describe(exc)})") from None
@@ -362,6 +414,8 @@ class MatrixGateway:
             await self._accept_invite(room_id)
         for room_id in list(response.rooms.leave):
             changed |= self._book.forget_room(room_id)
+            changed |= self._rooms.forget_room(room_id)
+        changed |= self._learn_room_names()
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:
                 changed |= self._ingest(room_id, event)
@@ -371,6 +425,17 @@ class MatrixGateway:
             changed |= self._retry_undecrypted()
         if changed:
             self._on_change()
+
+    def _learn_room_names(self) -> bool:
+        """Room names tell which room of a wijk is which. In the bot's rooms only the bot may
+        change the name (state needs power 100); messages still count only from the bot."""
+        client = self._client
+        if client is None:
+            return False
+        changed = False
+        for room_id, room in client.rooms.items():
+            changed |= self._rooms.set_room_name(room_id, getattr(room, "name", None))
+        return changed
 
     async def _accept_invite(self, room_id: str) -> None:
         """Join a room the coordinator was invited to (by the bot, when it is configured)."""
@@ -435,7 +500,10 @@ class MatrixGateway:
             redacts = source.get("redacts") or (
                 content.get("redacts") if isinstance(content, Mapping) else None
             )
-            return isinstance(redacts, str) and self._book.redact(redacts)
+            if not isinstance(redacts, str):
+                return False
+            # Both books drop it: nothing redacted stays readable in the client (C06).
+            return self._book.redact(redacts) | self._rooms.redact(redacts)
         if source.get("type") != "m.room.message" or not getattr(event, "decrypted", False):
             # Report content only ever counts when it came end-to-end encrypted.
             return False
@@ -446,16 +514,15 @@ class MatrixGateway:
         client = self._client
         room = client.rooms.get(room_id) if client is not None else None
         name = room.user_name(sender) if room is not None else None
-        return self._book.add(
-            RoomEvent(
-                event_id=str(event.event_id),
-                room_id=room_id,
-                sender=sender,
-                sender_name=name or sender,
-                ts=float(event.server_timestamp) / 1000,
-                content=content,
-            )
+        room_event = RoomEvent(
+            event_id=str(event.event_id),
+            room_id=room_id,
+            sender=sender,
+            sender_name=name or sender,
+            ts=float(event.server_timestamp) / 1000,
+            content=content,
         )
+        return self._book.add(room_event) | self._rooms.add(room_event)
 
     def _keep_undecrypted(self, room_id: str, event: Any) -> None:
         self._undecrypted[str(event.event_id)] = (room_id, event)

@@ -6,8 +6,15 @@ The rules, so that a member can never pass for someone else (case C07):
 - in a root's thread (`m.relates_to` rel_type `m.thread`), a message from the bot with kind
   `member_message` is the member speaking (author = the pseudonym field, text = the text
   field); any other bot message is the bot speaking; a status field updates the report;
+- a bot message with kind `police_reply` is the police speaking (their words in `text`);
+- a bot `system` message that carries a status is the bot announcing the report's current
+  state: its status, category and handler replace what was known (the latest one wins);
+- `urgent` on any member message flags the report; `reaction_to` on the root marks a reaction;
 - a message in the thread from anyone else is a coordinator (author = display name);
 - the body of a message is never used to decide who wrote it.
+
+Built reports are cached per root and rebuilt only when their thread changed, so a desk of
+thousands of reports costs little per sync and unchanged reports keep their identity.
 """
 
 from __future__ import annotations
@@ -58,6 +65,25 @@ class _Root:
     fields: BinFields
 
 
+def _member_item(event: RoomEvent, fields: BinFields, pseudonym: str) -> ThreadItem:
+    """A member's words as the bot relayed them (the root or a later message)."""
+    text = fields.text if fields.text is not None else ""
+    if fields.kind is Kind.MEMBER_MESSAGE and fields.text is None:
+        text = _body(event.content)
+    part = (fields.part, fields.parts) if fields.part and fields.parts else None
+    return ThreadItem(
+        event.event_id,
+        "member",
+        fields.pseudonym or pseudonym,
+        text,
+        event.ts,
+        urgent=bool(fields.urgent),
+        edited=bool(fields.edited),
+        part=part,
+        media=fields.media,
+    )
+
+
 class ReportBook:
     """All reports seen so far, in memory only; fed event by event in any order."""
 
@@ -68,6 +94,12 @@ class ReportBook:
         self._threads: dict[str, dict[str, RoomEvent]] = {}
         self._thread_of: dict[str, str] = {}
         self._seen: set[str] = set()
+        self._built: dict[str, Report] = {}
+        self._sorted: list[Report] | None = None
+
+    def _changed(self, root_id: str) -> None:
+        self._built.pop(root_id, None)
+        self._sorted = None
 
     def add(self, event: RoomEvent) -> bool:
         """Take in one message; True if it is (or may become) part of a report."""
@@ -77,6 +109,7 @@ class ReportBook:
         if root_id is not None:
             self._threads.setdefault(root_id, {})[event.event_id] = event
             self._thread_of[event.event_id] = root_id
+            self._changed(root_id)
             return root_id in self._roots
         fields = BinFields.from_content(dict(event.content))
         if fields is None or fields.kind is not Kind.REPORT:
@@ -84,6 +117,7 @@ class ReportBook:
         if self.bot_user_id is not None and event.sender != self.bot_user_id:
             return False
         self._roots[event.event_id] = _Root(event, fields)
+        self._changed(event.event_id)
         return True
 
     def redact(self, event_id: str) -> bool:
@@ -91,11 +125,13 @@ class ReportBook:
         if self._roots.pop(event_id, None) is not None:
             for child in self._threads.pop(event_id, {}):
                 self._thread_of.pop(child, None)
+            self._changed(event_id)
             return True
         root_id = self._thread_of.pop(event_id, None)
         if root_id is None:
             return False
         self._threads.get(root_id, {}).pop(event_id, None)
+        self._changed(root_id)
         return root_id in self._roots
 
     def forget_room(self, room_id: str) -> bool:
@@ -109,29 +145,48 @@ class ReportBook:
         """Everything currently in this report has been seen."""
         self._seen.add(root_event_id)
         self._seen.update(self._threads.get(root_event_id, {}))
+        self._changed(root_event_id)
 
     def get(self, root_event_id: str) -> Report | None:
         """The report with this root, if known."""
         root = self._roots.get(root_event_id)
-        return None if root is None else self._build(root)
+        return None if root is None else self._cached(root_event_id, root)
 
     def reports(self) -> list[Report]:
-        """All reports, most recent activity first."""
-        built = [self._build(root) for root in self._roots.values()]
-        return sorted(built, key=lambda r: (r.last_ts, r.opened_ts), reverse=True)
+        """All reports, most recent activity first (unchanged ones are the same objects)."""
+        if self._sorted is None:
+            built = [self._cached(root_id, root) for root_id, root in self._roots.items()]
+            self._sorted = sorted(built, key=lambda r: (r.last_ts, r.opened_ts), reverse=True)
+        return list(self._sorted)
+
+    def room_of(self, event_id: str) -> str | None:
+        """The room of a known root or thread message (for redactions of other rooms)."""
+        root_id = self._thread_of.get(event_id, event_id)
+        root = self._roots.get(root_id)
+        return None if root is None else root.event.room_id
+
+    def _cached(self, root_id: str, root: _Root) -> Report:
+        report = self._built.get(root_id)
+        if report is None:
+            report = self._built[root_id] = self._build(root)
+        return report
 
     def _build(self, root: _Root) -> Report:
         event, fields = root.event, root.fields
         pseudonym = fields.pseudonym or UNKNOWN
         status = fields.status.value if fields.status else "nieuw"
-        items = [
-            ThreadItem(event.event_id, "member", pseudonym, fields.text or "", event.ts),
-        ]
+        category, handler = fields.category, fields.handler
+        items = [_member_item(event, fields, pseudonym)]
         thread = sorted(self._threads.get(event.event_id, {}).values(), key=lambda e: e.ts)
         for child in thread:
-            item, new_status = self._item(child, bot=event.sender, pseudonym=pseudonym)
+            item, announced = self._item(child, bot=event.sender, pseudonym=pseudonym)
             items.append(item)
-            status = new_status or status
+            if announced is not None:
+                if announced.kind is Kind.SYSTEM and announced.status is not None:
+                    # The bot's announcement of the report's whole current state.
+                    category, handler = announced.category, announced.handler
+                if announced.status is not None:
+                    status = announced.status.value
         return Report(
             root_event_id=event.event_id,
             room_id=event.room_id,
@@ -142,23 +197,26 @@ class ReportBook:
             opened_ts=event.ts,
             items=items,
             unread=self._unread(items),
+            category=category,
+            handler=handler,
+            urgent=any(item.urgent for item in items if item.role == "member"),
+            reaction_to=fields.reaction_to,
         )
 
     @staticmethod
-    def _item(event: RoomEvent, *, bot: str, pseudonym: str) -> tuple[ThreadItem, str | None]:
-        """Attribute one thread message by its sender and fields; also any status it sets."""
+    def _item(event: RoomEvent, *, bot: str, pseudonym: str) -> tuple[ThreadItem, BinFields | None]:
+        """Attribute one thread message by its sender and fields; also the fields it carries."""
         if event.sender != bot:
             text = strip_reply_fallback(_body(event.content))
             item = ThreadItem(event.event_id, "coordinator", event.sender_name, text, event.ts)
             return item, None
         fields = BinFields.from_content(dict(event.content))
-        status = fields.status.value if fields and fields.status else None
         if fields is not None and fields.kind is Kind.MEMBER_MESSAGE:
-            text = fields.text if fields.text is not None else _body(event.content)
-            author = fields.pseudonym or pseudonym
-            return ThreadItem(event.event_id, "member", author, text, event.ts), status
+            return _member_item(event, fields, pseudonym), fields
         text = fields.text if fields and fields.text is not None else _body(event.content)
-        return ThreadItem(event.event_id, "bot", event.sender_name, text, event.ts), status
+        if fields is not None and fields.kind is Kind.POLICE_REPLY:
+            return ThreadItem(event.event_id, "police", fields.report or "", text, event.ts), fields
+        return ThreadItem(event.event_id, "bot", event.sender_name, text, event.ts), fields
 
     def _unread(self, items: Iterable[ThreadItem]) -> bool:
         """A member message after the last coordinator answer that was not looked at."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,33 +14,41 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TextArea
+from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
 from textual.widgets.data_table import CellDoesNotExist
 
+from .. import commands
+from ..desk_view import DeskFilter, DeskView, SortOrder, next_order
 from ..gateway import ConnectionState, Report
 from ..i18n import I18n
 from ..safe_text import safe_line
+from ..widgets.report_table import UNREAD_MARK, ReportTable, format_age
 from ..widgets.status import ConnectionIndicator
 from ..widgets.thread import ThreadView, report_title
+from .actions import ChoiceScreen, FilterScreen, ForwardScreen
+
+__all__ = ["UNREAD_MARK", "DeskScreen", "format_age"]
 
 AGE_REFRESH_SECONDS = 30.0
-UNREAD_MARK = "●"
+Clock = Callable[[], float]
 
 
-def format_age(seconds: float, i18n: I18n) -> str:
-    """A short age: 'nu', '5 min', '3 u', '2 d'."""
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 1:
-        return i18n("age.now")
-    if minutes < 60:
-        return i18n("age.minutes", n=minutes)
-    if minutes < 48 * 60:
-        return i18n("age.hours", n=minutes // 60)
-    return i18n("age.days", n=minutes // (24 * 60))
+class SearchInput(Input):
+    """The desk's search field: Enter keeps the search, Escape clears it; both go back to
+    the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "screen.clear_search", "Zoeken wissen", id="desk.clear_search"),
+    ]
+
+    def __init__(self, *, placeholder: str, id: str) -> None:
+        super().__init__(placeholder=placeholder, id=id, compact=True)
 
 
 class DeskScreen(Screen[None]):
-    """Lists `reports` and shows the selected one; asks the app to send answers (messages up)."""
+    """Lists `reports` and shows the selected one; asks the app to send answers and commands
+    (messages up). Report actions live on the list (`ReportTable`), so their letter keys
+    never reach the composer."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Versturen", id="desk.send"),
@@ -52,6 +61,10 @@ class DeskScreen(Screen[None]):
     connection: reactive[ConnectionState] = reactive(ConnectionState)
     selected: reactive[str | None] = reactive(None)
     """Root event id of the report on display."""
+    desk_filter: reactive[DeskFilter] = reactive(DeskFilter)
+    order: reactive[SortOrder] = reactive("activity")
+    wijk_choices: tuple[str, ...] = ()
+    """The wijken the filter offers (set by the app)."""
 
     class ReportOpened(Message):
         """The coordinator opened a report (so it counts as read)."""
@@ -68,10 +81,22 @@ class DeskScreen(Screen[None]):
             self.report = report
             self.text = text
 
-    def __init__(self, i18n: I18n) -> None:
+    class CommandRequested(Message):
+        """The coordinator chose an action: send the desk `command` into `report`'s thread."""
+
+        def __init__(self, report: Report, command: str) -> None:
+            super().__init__()
+            self.report = report
+            self.command = command
+
+    def __init__(self, i18n: I18n, *, clock: Clock = time.time) -> None:
         super().__init__()
         self.i18n = i18n
+        self.clock = clock
         self._drafts: dict[str, str] = {}
+        self._view = DeskView()
+        self._shown: list[Report] = []
+        self._by_key: dict[str, Report] = {}
         i18n.localise_bindings(self)
 
     def compose(self) -> ComposeResult:
@@ -79,11 +104,13 @@ class DeskScreen(Screen[None]):
         yield Header()
         with Vertical(id="desk"):
             with Vertical(id="report-list"):
-                yield DataTable[Text](id="reports", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="filter-line", markup=False)
+                yield SearchInput(placeholder=t("desk.search_placeholder"), id="search")
+                yield ReportTable(t, clock=self.clock, id="reports")
                 yield Static(t("desk.empty"), id="reports-empty", markup=False)
             with Vertical(id="conversation"):
                 yield Static("", id="thread-title", markup=False)
-                yield ThreadView(t, id="thread")
+                yield ThreadView(t, clock=self.clock, id="thread")
                 yield TextArea(
                     id="composer",
                     soft_wrap=True,
@@ -96,23 +123,24 @@ class DeskScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = self.i18n("app.title")
         self.sub_title = self.i18n("desk.title")
-        table = self.query_one("#reports", DataTable)
-        t = self.i18n
-        for key, label in (
-            ("unread", ""),
-            ("report", t("column.report")),
-            ("pseudonym", t("column.pseudonym")),
-            ("status", t("column.status")),
-            ("age", t("column.age")),
-        ):
-            table.add_column(label, key=key)
-        self.set_interval(AGE_REFRESH_SECONDS, self._fill_table)
+        self.query_one("#search", Input).display = False
+        self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
         self._fill_table()
-        table.focus()
+        self.query_one(ReportTable).focus()
 
     # -- attributes down ---------------------------------------------------------------
 
     def watch_reports(self) -> None:
+        self._by_key = {r.root_event_id: r for r in self.reports}
+        self._view.forget_missing(self.reports)
+        if self.is_mounted:
+            self._fill_table()
+
+    def watch_desk_filter(self) -> None:
+        if self.is_mounted:
+            self._fill_table()
+
+    def watch_order(self) -> None:
         if self.is_mounted:
             self._fill_table()
 
@@ -130,7 +158,12 @@ class DeskScreen(Screen[None]):
     @property
     def current(self) -> Report | None:
         """The report on display, if any."""
-        return next((r for r in self.reports if r.root_event_id == self.selected), None)
+        return self._by_key.get(self.selected) if self.selected is not None else None
+
+    @property
+    def shown(self) -> list[Report]:
+        """The reports in the list as filtered and sorted now."""
+        return list(self._shown)
 
     def reply_sent(self, report: Report, text: str) -> None:
         """The app confirms `text` was sent: remove it from that report's draft."""
@@ -144,33 +177,51 @@ class DeskScreen(Screen[None]):
     # -- rendering ----------------------------------------------------------------------
 
     def _fill_table(self) -> None:
-        """Rebuild the rows, keeping the cursor on the selected report."""
-        table: DataTable[Text] = self.query_one("#reports", DataTable)
-        now = time.time()
-        table.clear()
-        for report in self.reports:
-            table.add_row(
-                Text(UNREAD_MARK if report.unread else "", style="bold"),
-                safe_line(report.report),
-                safe_line(report.pseudonym),
-                safe_line(self.i18n.status(report.status)),
-                Text(format_age(now - report.opened_ts, self.i18n)),
-                key=report.root_event_id,
-            )
-        self.query_one("#reports-empty").display = not self.reports
-        if self.selected is not None and self.current is not None:
-            table.move_cursor(row=table.get_row_index(self.selected))
-        elif self.reports:
-            self.selected = self.reports[0].root_event_id
-        else:
+        """Show the filtered, sorted reports (only changed rows are touched)."""
+        table = self.query_one(ReportTable)
+        self._shown = self._view.apply(self.reports, self.desk_filter, self.order)
+        table.show(self._shown)
+        self.query_one("#reports-empty").display = not self._shown
+        self.query_one("#filter-line", Static).update(self._filter_line())
+        shown_keys = {r.root_event_id for r in self._shown}
+        if self.selected is not None and self.selected in shown_keys:
+            row = table.get_row_index(self.selected)
+            if table.cursor_row != row:
+                table.move_cursor(row=row)
+        elif self._shown:
+            self.selected = self._shown[0].root_event_id
+            table.move_cursor(row=0)
+        elif self.selected is not None and self.current is None:
             self.selected = None
         self._show_selected()
+
+    def _filter_line(self) -> Text:
+        t, f = self.i18n, self.desk_filter
+        parts: list[Text] = []
+        if f.status:
+            parts.append(Text(t.status(f.status) if f.status != "open" else t("filter.open")))
+        if f.wijk:
+            parts.append(safe_line(f.wijk))
+        if f.category:
+            parts.append(Text(t.category(f.category)))
+        if f.unread_only:
+            parts.append(Text(t("filter.unread_only")))
+        if f.search.strip():
+            parts.append(safe_line(f"“{f.search.strip()}”"))
+        line = Text(t("filter.count", shown=len(self._shown), total=len(self.reports)) + " · ")
+        line.append(t("filter.label") + ": ")
+        line.append_text(Text(" · ").join(parts) if parts else Text(t("filter.all")))
+        line.append(f" · {t('sort.label')}: {t(f'sort.{self.order}')}")
+        return line
 
     def _show_selected(self) -> None:
         report = self.current
         title = report_title(report, self.i18n) if report else Text("")
         self.query_one("#thread-title", Static).update(title)
         self.query_one(ThreadView).report = report
+
+    def _refresh_ages(self) -> None:
+        self.query_one(ReportTable).refresh_ages()
 
     # -- events -------------------------------------------------------------------------
 
@@ -193,6 +244,20 @@ class DeskScreen(Screen[None]):
             self.post_message(self.ReportOpened(self.selected))
         self.action_focus_composer()
 
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.desk_filter = DeskFilter(
+            status=self.desk_filter.status,
+            wijk=self.desk_filter.wijk,
+            category=self.desk_filter.category,
+            unread_only=self.desk_filter.unread_only,
+            search=event.value,
+        )
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.action_focus_list()
+
     # -- actions ------------------------------------------------------------------------
 
     def action_send(self) -> None:
@@ -209,18 +274,126 @@ class DeskScreen(Screen[None]):
 
     def action_next_unread(self) -> None:
         """Move to the next report with unread member messages (wrapping around)."""
-        keys = [r.root_event_id for r in self.reports]
+        keys = [r.root_event_id for r in self._shown]
         start = keys.index(self.selected) + 1 if self.selected in keys else 0
-        for report in self.reports[start:] + self.reports[:start]:
+        for report in self._shown[start:] + self._shown[:start]:
             if report.unread:
-                table = self.query_one("#reports", DataTable)
+                table = self.query_one(ReportTable)
                 table.move_cursor(row=table.get_row_index(report.root_event_id))
                 table.focus()
                 return
         self.notify(self.i18n("desk.no_unread"), markup=False)
 
     def action_focus_list(self) -> None:
-        self.query_one("#reports", DataTable).focus()
+        search = self.query_one("#search", Input)
+        if not search.value:
+            search.display = False
+        self.query_one(ReportTable).focus()
 
     def action_focus_composer(self) -> None:
         self.query_one("#composer", TextArea).focus()
+
+    def _report_or_warn(self) -> Report | None:
+        report = self.current
+        if report is None:
+            self.notify(self.i18n("desk.no_report"), severity="warning", markup=False)
+        return report
+
+    def _command(self, report: Report, command: str) -> None:
+        self.post_message(self.CommandRequested(report, command))
+
+    def action_claim(self) -> None:
+        """Claim the report on display: `!neem`."""
+        report = self._report_or_warn()
+        if report is not None:
+            self._command(report, commands.claim(report))
+
+    def action_status(self) -> None:
+        """Choose a new status for the report on display."""
+        report = self._report_or_warn()
+        if report is None:
+            return
+        t = self.i18n
+        options = [(s, t.status(s)) for s in commands.STATUSES]
+
+        def chosen(status: str | None) -> None:
+            if status is not None and status != report.status:
+                self._command(report, commands.set_status(report, status))
+
+        title = t("action.status.title", report=report.report)
+        self.app.push_screen(ChoiceScreen(t, title, options, current=report.status), chosen)
+
+    def action_category(self) -> None:
+        """Choose a category for the report on display."""
+        report = self._report_or_warn()
+        if report is None:
+            return
+        t = self.i18n
+        options = [(c, t.category(c)) for c in commands.REPORT_CATEGORIES]
+
+        def chosen(category: str | None) -> None:
+            if category is not None and category != report.category:
+                self._command(report, commands.set_category(report, category))
+
+        title = t("action.category.title", report=report.report)
+        self.app.push_screen(ChoiceScreen(t, title, options, current=report.category), chosen)
+
+    def action_forward(self) -> None:
+        """Forward the report on display to the police, with an edited text and a note."""
+        report = self._report_or_warn()
+        if report is None:
+            return
+
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                self._command(report, commands.forward(report, *result))
+
+        screen = ForwardScreen(self.i18n, report, commands.forward_prefill(report))
+        self.app.push_screen(screen, chosen)
+
+    def action_block(self) -> None:
+        """Block (or unblock) the member behind the report on display."""
+        report = self._report_or_warn()
+        if report is None:
+            return
+        t = self.i18n
+        options = [("block", t("action.block.block")), ("unblock", t("action.block.unblock"))]
+
+        def chosen(choice: str | None) -> None:
+            if choice == "block":
+                self._command(report, commands.block(report))
+            elif choice == "unblock":
+                self._command(report, commands.unblock(report))
+
+        title = t("action.block.title", report=report.report)
+        explain = t("action.block.explain")
+        self.app.push_screen(ChoiceScreen(t, title, options, explain=explain), chosen)
+
+    def action_search(self) -> None:
+        """Show the search field and type in it; Enter goes back to the list."""
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def action_clear_search(self) -> None:
+        """Empty the search field and go back to the list."""
+        search = self.query_one("#search", Input)
+        search.value = ""
+        self.action_focus_list()
+
+    def action_filter(self) -> None:
+        """Choose status, wijk and category to show."""
+        wijken = self.wijk_choices or tuple(sorted({r.wijk for r in self.reports if r.wijk}))
+
+        def chosen(result: DeskFilter | None) -> None:
+            if result is not None:
+                self.desk_filter = result
+
+        self.app.push_screen(FilterScreen(self.i18n, self.desk_filter, wijken), chosen)
+
+    def action_sort(self) -> None:
+        """Cycle the sort order: activity, opened, number, status, urgent first."""
+        self.order = next_order(self.order)
+        self.notify(
+            self.i18n("sort.now", order=self.i18n(f"sort.{self.order}")), markup=False, timeout=2
+        )

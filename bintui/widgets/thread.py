@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,21 +37,45 @@ class ThreadEntry(Vertical):
         &.-member > .body { border-left: outer $accent; }
         &.-coordinator > .header { color: $success; }
         &.-bot > .header { color: $text-muted; }
+        &.-police > .header { color: $warning; }
+        &.-police > .body { border-left: outer $warning; }
     }
     """
 
-    def __init__(self, item: ThreadItem, i18n: I18n) -> None:
+    def __init__(self, item: ThreadItem, i18n: I18n, *, now: float | None = None) -> None:
         super().__init__(classes=f"-{item.role}")
         self.item = item
         self.i18n = i18n
+        self.now = now
 
     def compose(self) -> ComposeResult:
+        yield Static(self.header(), classes="header", markup=False)
         item = self.item
-        header = safe_line(item.author)
-        header.append(f" · {self.i18n(f'role.{item.role}')} · {format_time(item.ts)}")
-        yield Static(header, classes="header", markup=False)
         body = safe_text(item.text) if item.text else Text(self.i18n("thread.empty_text"))
         yield Static(body, classes="body", markup=False)
+
+    def header(self) -> Text:
+        """Who (from structured data), as what, when, and the bot's flags on the message."""
+        item, t = self.item, self.i18n
+        if item.role == "police":
+            header = Text(t("role.police"))
+            if item.author:
+                header.append(" · " + t("thread.police_reply_to") + " ")
+                header.append_text(safe_line(item.author))
+        else:
+            header = safe_line(item.author)
+            header.append(f" · {t(f'role.{item.role}')}")
+        header.append(f" · {format_time(item.ts, self.now)}")
+        if item.urgent:
+            header.append(" · ")
+            header.append(t("thread.urgent"), style="bold red")
+        if item.edited:
+            header.append(" · " + t("thread.edited"))
+        if item.part is not None:
+            header.append(" · " + t("thread.part", part=item.part[0], parts=item.part[1]))
+        if item.media in ("image", "location"):
+            header.append(" · " + t(f"thread.media.{item.media}"))
+        return header
 
 
 class ThreadView(VerticalScroll):
@@ -58,17 +83,25 @@ class ThreadView(VerticalScroll):
 
     report: reactive[Report | None] = reactive(None, recompose=True)
 
-    def __init__(self, i18n: I18n, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        i18n: I18n,
+        *,
+        clock: Callable[[], float] = time.time,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.i18n = i18n
+        self.clock = clock
 
     def compose(self) -> ComposeResult:
         report = self.report
         if report is None:
             yield Static(self.i18n("desk.no_selection"), classes="placeholder", markup=False)
             return
+        now = self.clock()
         for item in report.items:
-            yield ThreadEntry(item, self.i18n)
+            yield ThreadEntry(item, self.i18n, now=now)
 
     def watch_report(self, old: Report | None, new: Report | None) -> None:
         if new is None:
@@ -80,8 +113,16 @@ class ThreadView(VerticalScroll):
 
 
 def report_title(report: Report, i18n: I18n) -> Text:
-    """The line above a thread: 'M-0001 · Blauwe Reiger · nieuw · oost'."""
-    title = safe_line(report.report, style="bold")
+    """The line above a thread: '⚠ DRINGEND? · Reactie op W-0001 · M-0001 · Blauwe Reiger ·
+    nieuw · oost · inbraak · door anna' (flags and extras only when they apply)."""
+    title = Text()
+    if report.urgent:
+        title.append(i18n("thread.urgent") + " · ", style="bold red")
+    if report.reaction_to:
+        title.append(i18n("thread.reaction_to") + " ")
+        title.append_text(safe_line(report.reaction_to))
+        title.append(" · ")
+    title.append_text(safe_line(report.report, style="bold"))
     title.append(" · ")
     title.append_text(safe_line(report.pseudonym))
     title.append(" · ")
@@ -89,4 +130,15 @@ def report_title(report: Report, i18n: I18n) -> Text:
     if report.wijk:
         title.append(" · ")
         title.append_text(safe_line(report.wijk))
+    if report.category:
+        title.append(" · ")
+        title.append_text(safe_line(i18n.category(report.category)))
+    if report.handler:
+        title.append(" · " + i18n("thread.handled_by") + " ")
+        title.append_text(safe_line(handler_name(report.handler)))
     return title
+
+
+def handler_name(user_id: str) -> str:
+    """'@anna:bin.example.nl' → 'anna'."""
+    return user_id.lstrip("@").split(":", 1)[0]

@@ -108,7 +108,7 @@ async def test_the_gateway_shows_reports_and_delivers_answers_to_the_member(
             await eventually(lambda: desk.reports, what="the report in the desk")
             assert app.gateway is not None and app.gateway.state.status == "online"
             table = desk.query_one("#reports", DataTable)
-            assert [c.plain for c in table.get_row_at(0)][1] == "M-0001"
+            assert [c.plain for c in table.get_row_at(0)][2] == "M-0001"
             assert [i.role for i in desk.reports[0].items] == ["member", "member", "coordinator"]
             await pilot.press("enter", *"Tot morgen!", "ctrl+s")
             delivered = await member.user.wait_for_event(

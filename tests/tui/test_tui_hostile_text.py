@@ -46,7 +46,7 @@ async def test_markup_escapes_and_bidi_overrides_are_shown_literally(
         assert "zero<U+200B>width" in plain
         assert "[bold red]x[/]" in rendered(body)
         assert "[b]Rode[/b] Vos<U+202E>" in rendered(header)
-        assert table.get_row_at(0)[2].plain == "[b]Rode[/b] Vos<U+202E>"
+        assert table.get_row_at(0)[3].plain == "[b]Rode[/b] Vos<U+202E>"
 
 
 async def test_a_forged_label_in_the_text_stays_inside_the_quoted_message(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -211,3 +212,97 @@ def test_the_reply_fallback_is_removed_from_coordinator_answers() -> None:
     quoted = "> <@bin:localhost> Melding M-0001 · Blauwe Reiger\n> Fietsen\n\nWe komen kijken."
     book.add(in_thread("$a1", ANNA, quoted, ts=120, name="Anna"))
     assert book.reports()[0].items[1].text == "We komen kijken."
+
+
+def announcement(event_id: str, ts: float, **fields: Any) -> RoomEvent:
+    """The bot's system message in a thread, with the report's whole current state."""
+    values: dict[str, Any] = {"report": "M-0001", "wijk": "oost", "status": Status.NEW}
+    values.update(fields)
+    system = BinFields(kind=Kind.SYSTEM, **values)
+    return in_thread(event_id, BOT, "…", ts=ts, fields=system, name="BIN")
+
+
+def test_status_category_and_handler_follow_the_bots_latest_announcement() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    book.add(announcement("$s1", 110, status=Status.IN_PROGRESS, handler=ANNA))
+    book.add(announcement("$s2", 120, status=Status.IN_PROGRESS, handler=ANNA, category="inbraak"))
+    (report,) = book.reports()
+    assert (report.status, report.category, report.handler) == ("in behandeling", "inbraak", ANNA)
+    # Announcements can arrive out of order (backfill): the latest in time wins.
+    book.add(announcement("$s0", 105, status=Status.NEW))
+    (report,) = book.reports()
+    assert (report.status, report.category, report.handler) == ("in behandeling", "inbraak", ANNA)
+    book.add(announcement("$s3", 130, status=Status.FORWARDED, handler=ANNA, category="overlast"))
+    assert book.reports()[0].category == "overlast"
+    assert book.reports()[0].status == "doorgestuurd"
+
+
+def test_a_system_message_without_a_status_does_not_reset_the_state() -> None:
+    """The block notice and the escalation carry no state: they change nothing."""
+    book = ReportBook()
+    book.add(root_event())
+    book.add(announcement("$s1", 110, status=Status.IN_PROGRESS, category="inbraak"))
+    book.add(announcement("$s2", 120, status=None))
+    (report,) = book.reports()
+    assert (report.status, report.category) == ("in behandeling", "inbraak")
+
+
+def test_urgent_messages_flag_the_report_and_a_reaction_says_to_which_broadcast() -> None:
+    book = ReportBook()
+    book.add(root_event(reaction_to="W-0003"))
+    assert not book.reports()[0].urgent
+    assert book.reports()[0].reaction_to == "W-0003"
+    fields = BinFields(
+        kind=Kind.MEMBER_MESSAGE, pseudonym="Blauwe Reiger", text="Er brandt iets!", urgent=True
+    )
+    book.add(in_thread("$m1", BOT, "x", ts=110, fields=fields))
+    (report,) = book.reports()
+    assert report.urgent
+    assert report.items[1].urgent
+
+
+def test_a_police_reply_is_attributed_to_the_police_from_its_kind() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    reply = BinFields(kind=Kind.POLICE_REPLY, report="M-0001", text="We rijden langs.")
+    book.add(in_thread("$p1", BOT, "Reactie van politie/gemeente op M-0001", ts=110, fields=reply))
+    (report,) = book.reports()
+    assert [(i.role, i.author, i.text) for i in report.items][1] == (
+        "police",
+        "M-0001",
+        "We rijden langs.",
+    )
+
+
+def test_edits_parts_and_photos_are_marked_from_the_fields() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    for event_id, extra in (
+        ("$e", {"edited": True}),
+        ("$p", {"part": 1, "parts": 2}),
+        ("$f", {"media": "image", "text": None}),
+    ):
+        fields = BinFields(kind=Kind.MEMBER_MESSAGE, pseudonym="Blauwe Reiger", text="x")
+        fields = dataclasses.replace(fields, **extra)
+        book.add(in_thread(event_id, BOT, "foto-M-0001.jpg", ts=110, fields=fields))
+    items = {i.event_id: i for i in book.reports()[0].items}
+    assert items["$e"].edited
+    assert items["$p"].part == (1, 2)
+    assert (items["$f"].media, items["$f"].text) == ("image", "foto-M-0001.jpg")
+
+
+def test_unchanged_reports_are_the_same_objects_between_calls() -> None:
+    """The desk list updates only rows whose report object changed."""
+    book = ReportBook()
+    book.add(root_event("$a", report="M-0001"))
+    book.add(root_event("$b", report="M-0002", ts=200))
+    first = {r.root_event_id: r for r in book.reports()}
+    book.add(member_message("$m1", "nog iets", ts=300, pseudonym="Blauwe Reiger"))
+    # "$m1" is not in either thread (its root is "$root"): nothing changed.
+    second = {r.root_event_id: r for r in book.reports()}
+    assert all(first[k] is second[k] for k in first)
+    book.add(in_thread("$x", ANNA, "Dank je", ts=310, root="$a"))
+    third = {r.root_event_id: r for r in book.reports()}
+    assert third["$b"] is first["$b"]
+    assert third["$a"] is not first["$a"]

@@ -1,0 +1,191 @@
+"""Small dialogs for report actions: pick one option, forward to the police, filter the list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from .. import commands
+from ..desk_view import OPEN, DeskFilter
+from ..gateway import Report
+from ..i18n import I18n
+from ..safe_text import safe_line
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A short list of choices; Enter picks one, Escape cancels (dismisses with None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
+    ]
+
+    def __init__(
+        self,
+        i18n: I18n,
+        title: str,
+        options: Sequence[tuple[str, str]],
+        *,
+        current: str | None = None,
+        explain: str = "",
+    ) -> None:
+        super().__init__(classes="dialog")
+        self.i18n = i18n
+        self.title_text = title
+        self.options = list(options)
+        self.current = current
+        self.explain = explain
+        i18n.localise_bindings(self)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            if self.explain:
+                yield Static(self.explain, classes="dialog-explain", markup=False)
+            yield OptionList(
+                *(
+                    Option(Text(("● " if v == self.current else "  ") + label), id=v)
+                    for v, label in self.options
+                ),
+                id="choices",
+            )
+
+    def on_mount(self) -> None:
+        choices = self.query_one(OptionList)
+        values = [v for v, _ in self.options]
+        choices.highlighted = values.index(self.current) if self.current in values else 0
+        choices.focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ForwardScreen(ModalScreen[tuple[str, str] | None]):
+    """Forward a report to the police: the member's words to edit, and a note."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Doorsturen", id="forward.submit"),
+        Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
+    ]
+
+    def __init__(self, i18n: I18n, report: Report, text: str) -> None:
+        super().__init__(classes="dialog")
+        self.i18n = i18n
+        self.report = report
+        self.text = text
+        i18n.localise_bindings(self)
+
+    def compose(self) -> ComposeResult:
+        t = self.i18n
+        with Vertical(classes="dialog-box", id="forward-box"):
+            title = Text(t("forward.title") + " · ")
+            title.append_text(safe_line(self.report.report))
+            yield Static(title, classes="dialog-title", markup=False)
+            yield Static(t("forward.explain"), classes="dialog-explain", markup=False)
+            yield TextArea(self.text, id="forward-text", soft_wrap=True, show_line_numbers=False)
+            yield Label(t("forward.note"), markup=False)
+            yield Input(placeholder=t("forward.note_placeholder"), id="forward-note")
+            yield Static("", id="forward-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(t("forward.submit"), variant="primary", id="forward-submit")
+                yield Button(t("dialog.cancel"), id="forward-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#forward-text", TextArea).focus()
+
+    @on(Button.Pressed, "#forward-submit")
+    def action_submit(self) -> None:
+        text = self.query_one("#forward-text", TextArea).text.strip()
+        if not text:
+            self.query_one("#forward-error", Static).update(self.i18n("forward.empty"))
+            return
+        self.dismiss((text, self.query_one("#forward-note", Input).value.strip()))
+
+    @on(Input.Submitted, "#forward-note")
+    def _note_done(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#forward-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FilterScreen(ModalScreen[DeskFilter | None]):
+    """Choose which reports the desk lists: status, wijk, category, only unread."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "apply", "Toepassen", id="filter.apply"),
+        Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
+    ]
+
+    def __init__(self, i18n: I18n, current: DeskFilter, wijken: Sequence[str]) -> None:
+        super().__init__(classes="dialog")
+        self.i18n = i18n
+        self.current = current
+        self.wijken = list(wijken)
+        i18n.localise_bindings(self)
+
+    def compose(self) -> ComposeResult:
+        t, f = self.i18n, self.current
+        statuses = [(t("filter.open"), OPEN), *((t.status(s), s) for s in commands.STATUSES)]
+        categories = [(t.category(c), c) for c in commands.REPORT_CATEGORIES]
+        with Vertical(classes="dialog-box", id="filter-box"):
+            yield Static(t("filter.title"), classes="dialog-title", markup=False)
+            yield Select(
+                statuses, value=f.status or Select.NULL, prompt=t("filter.any_status"), id="fs"
+            )
+            yield Select(
+                [(w, w) for w in self.wijken],
+                value=f.wijk if f.wijk in self.wijken else Select.NULL,
+                prompt=t("filter.any_wijk"),
+                id="fw",
+            )
+            yield Select(
+                categories,
+                value=f.category or Select.NULL,
+                prompt=t("filter.any_category"),
+                id="fc",
+            )
+            yield Checkbox(t("filter.unread_only"), f.unread_only, id="fu")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(t("filter.apply"), variant="primary", id="filter-apply")
+                yield Button(t("filter.clear"), id="filter-clear")
+
+    def on_mount(self) -> None:
+        self.query_one("#fs", Select).focus()
+
+    @staticmethod
+    def _value(select: Select[str]) -> str | None:
+        value = select.value
+        return value if isinstance(value, str) else None
+
+    @on(Button.Pressed, "#filter-apply")
+    def action_apply(self) -> None:
+        self.dismiss(
+            DeskFilter(
+                status=self._value(self.query_one("#fs", Select)),
+                wijk=self._value(self.query_one("#fw", Select)),
+                category=self._value(self.query_one("#fc", Select)),
+                unread_only=self.query_one("#fu", Checkbox).value,
+                search=self.current.search,
+            )
+        )
+
+    @on(Button.Pressed, "#filter-clear")
+    def _clear(self) -> None:
+        self.dismiss(DeskFilter(search=self.current.search))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
