@@ -24,7 +24,7 @@ from typing import Any
 
 import nio
 
-from bridge import forget, i18n, media, provision, retention
+from bridge import forget, i18n, media, provision, purge, retention
 from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
@@ -80,6 +80,16 @@ class Bridge:
         )
         self._broadcasting: asyncio.Task[None] | None = None
         self._pending_settings: BridgeSettings | None = None
+        token = settings.bot.admin_token
+        self.purger = (
+            purge.Purger(
+                settings.homeserver.url,
+                token.get_secret_value(),
+                settings.bot.user_id.split(":", 1)[1],
+            )
+            if token is not None
+            else None
+        )
         self._last_escalation = 0.0
         self.client: nio.AsyncClient | None = None
         self.ready = asyncio.Event()
@@ -482,6 +492,11 @@ class Bridge:
                     forget.forget_up_to(self.client, room_id, event)
                 except Exception as exc:  # keeping a key is not worth losing the loop
                     self._record_error(exc)
+                if self.purger is not None and content_of(event).get("msgtype") == "m.image":
+                    original = purge.original_media_url(content_of(event))
+                    if original is not None:
+                        with contextlib.suppress(Exception):  # logged inside; never fatal
+                            await self.purger.media(original)
             await self._flush_outbox(self.client)
 
     async def _member_image(self, member: Any, event: Any) -> RelayedImage | None:
@@ -567,6 +582,9 @@ class Bridge:
                 continue
             if send.event_type == LEAVE:
                 await client.room_leave(send.room_id)  # leaving twice is harmless
+                if self.purger is not None:
+                    with contextlib.suppress(Exception):  # logged inside; never fatal
+                        await self.purger.room(send.room_id)
                 self.store.drop_send(send)
                 continue
             if time.time() - send.created_at > DEDUP_WINDOW_S:
