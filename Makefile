@@ -26,12 +26,21 @@ $(JS)/node_modules/.npm-ci.stamp: $(JS)/package.json $(JS)/package-lock.json
 .PHONY: js-install
 js-install: $(JS)/node_modules/.npm-ci.stamp
 
+## Debian packages the tests use: PostgreSQL (Synapse as in production) and Chromium (the
+## sign-up page in a real browser). Installed only when missing; needs root (CI runs as root).
+.PHONY: deb-deps
+deb-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql chromium; \
+	fi
+
 ## Start the embedded BIN (local Synapse + bot) and open the coordinator client.
 run: install
 	$(BIN)/bin-bridge demo --data-dir $(DATA)
 
 ## Install everything and run every check: lint, types, import contracts and all tests.
-test: install js-install lint types contracts
+test: install js-install deb-deps lint types contracts
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("wijk", nargs="?", help="one wijk's slug (default: all)")
     admin.epilog = "Reload the running bot's configuration with: kill -HUP <pid>"
 
+    from bridge.deploy import add_init_arguments
+
+    add_init_arguments(sub.add_parser("init", help="generate a production setup (see --help)"))
+    setup = sub.add_parser("setup-bot", help="create the bot's account, lift its rate limits")
+    setup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+
     demo = sub.add_parser("demo", help="homeserver + demo accounts + bot + coordinator client")
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR)
     mode = demo.add_mutually_exclusive_group()
@@ -69,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.admin_command == "rotate-code":
                 return admin.rotate_code(settings, args.wijk)
             return admin.stats(settings, args.wijk)
+        if args.command == "init":
+            from bridge.deploy import main_init
+
+            return main_init(args)
+        if args.command == "setup-bot":
+            from bridge.deploy import main_setup_bot
+
+            return main_setup_bot(load_settings(args.config))
         if args.command == "demo":
             from bridge.demo import run_demo
 

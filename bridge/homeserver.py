@@ -30,6 +30,7 @@ __all__ = [
     "Account",
     "EmbeddedHomeserver",
     "HomeserverError",
+    "create_account_async",
     "register_user",
     "register_user_async",
     "serve",
@@ -480,6 +481,32 @@ async def register_user_async(
     except aiohttp.ClientError as exc:
         raise HomeserverError(f"registering {localpart!r}: cannot reach {url}: {exc}") from None
     return _account_from(result, password)
+
+
+async def create_account_async(
+    url: str, shared_secret: str, localpart: str, password: str, admin: bool = False
+) -> str:
+    """Create a user through the shared-secret admin API without logging it in.
+
+    No device and no access token are made (`inhibit_login`): the person logs in themselves.
+    Returns the new user id; raises HomeserverError (errcode `M_USER_IN_USE` when taken).
+    """
+    endpoint = url.rstrip("/") + REGISTER_PATH
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(endpoint) as response:
+                nonce = _nonce_from(_checked(response.status, await response.read(), localpart))
+            body = _register_body(nonce, shared_secret, localpart, password, admin, None, None)
+            body["inhibit_login"] = True
+            async with session.post(endpoint, json=body) as response:
+                result = _checked(response.status, await response.read(), localpart)
+    except aiohttp.ClientError as exc:
+        raise HomeserverError(f"registering {localpart!r}: cannot reach {url}: {exc}") from None
+    user_id = result.get("user_id") if isinstance(result, dict) else None
+    if not isinstance(user_id, str):
+        raise HomeserverError("the homeserver's registration answer has no user id")
+    return user_id
 
 
 def _register_body(

@@ -52,6 +52,9 @@ class HomeserverSettings(BaseModel):
 
     url: str = "http://127.0.0.1:8008"
     """Client-server API base URL, e.g. https://matrix.example.nl."""
+    registration_shared_secret_file: Path | None = None
+    """Synapse's registration shared secret (a file, mode 0600): lets `bin-bridge setup-bot`
+    and the sign-up page create accounts. Only on the homeserver's own machine."""
 
 
 class BotSettings(BaseModel):
@@ -171,6 +174,30 @@ class RelaySettings(BaseModel):
     """How many member rooms a broadcast sends to at once (SQLite Synapse gains little above 8)."""
 
 
+class SignupSettings(BaseModel):
+    """The anonymous sign-up page (`bin-bridge signup-page`): accounts for residents."""
+
+    listen_host: str = "127.0.0.1"
+    """Address the page listens on; put a TLS reverse proxy in front of it."""
+    listen_port: int = Field(default=8090, ge=1, le=65535)
+    """Port the page listens on."""
+    client_url: str = "https://matrix.example.nl"
+    """The homeserver URL residents enter in their Matrix app (the public one)."""
+    secure_cookies: bool = True
+    """Mark the form cookie `Secure` (the page is served over HTTPS). Off only for tests."""
+    privacy_file: Path | None = None
+    """The privacy statement (Markdown) shown at `privacy`; without it the link goes to
+    `privacy_url`."""
+    privacy_url: str | None = None
+    """Where the privacy statement lives, if not served by the page itself."""
+    min_password_length: int = Field(default=10, ge=8)
+    """Shorter passwords are refused."""
+    attempts_per_minute: float = Field(default=20, gt=0)
+    """All form submissions together (no per-address limits: the page keeps no addresses)."""
+    accounts_per_hour_per_wijk: float = Field(default=60, gt=0)
+    """Accounts one join code may create per hour (a leaked code cannot flood the server)."""
+
+
 class BridgeSettings(BaseSettings):
     """Everything the bot needs; see config/bridge.example.toml for a commented example."""
 
@@ -185,6 +212,8 @@ class BridgeSettings(BaseSettings):
     bot: BotSettings
     relay: RelaySettings = Field(default_factory=RelaySettings)
     wijken: list[WijkSettings] = Field(default_factory=list)
+    signup: SignupSettings | None = None
+    """The sign-up page; only `bin-bridge signup-page` reads it."""
     log_level: str = "INFO"
     """Python log level; no level ever logs message text or member identifiers."""
 
