@@ -74,6 +74,9 @@ class BotSettings(BaseModel):
     """Session, crypto store, bridge state and cross-signing keys (keep it private, back it up)."""
     secret_key: SecretStr | None = None
     """HMAC key for pseudonyms and digests. If unset, one is generated in `data_dir` (mode 0600)."""
+    admin_token: SecretStr | None = None
+    """Optional homeserver admin token: lets the bot purge members' original photos and the
+    private rooms of members who left (Synapse admin API). Prefer BIN_BOT__ADMIN_TOKEN."""
     cross_signing_key_file: Path | None = None
     """Where the private cross-signing keys are kept; default `data_dir/cross-signing.json`."""
     language: str = "nl"
