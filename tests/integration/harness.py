@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,9 +23,16 @@ from pydantic import SecretStr
 from bridge.bot import Bridge
 from bridge.homeserver import Account, EmbeddedHomeserver
 from bridge.protocol import FIELD
-from bridge.settings import BotSettings, BridgeSettings, HomeserverSettings, WijkSettings
+from bridge.settings import (
+    BotSettings,
+    BridgeSettings,
+    HomeserverSettings,
+    WijkSettings,
+    dump_toml_value,
+)
 
 Predicate = Callable[[], bool]
+CLIENT_SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100}}}
 
 
 class Timeout(AssertionError):
@@ -68,7 +80,10 @@ class User:
 
     async def sync(self, wait_ms: int = 0) -> None:
         """One sync; joins invites; records decrypted room messages."""
-        response = await self.client.sync(timeout=wait_ms, full_state=not self.client.next_batch)
+        since = self.client.next_batch
+        response = await self.client.sync(
+            timeout=wait_ms, full_state=not since, sync_filter=CLIENT_SYNC_FILTER
+        )
         if not isinstance(response, nio.SyncResponse):
             return
         if self.client.should_upload_keys:
@@ -82,7 +97,11 @@ class User:
             for room_id in response.rooms.invite:
                 await self.client.join(room_id)
         for room_id, info in response.rooms.join.items():
-            for event in info.timeline.events:
+            events = list(info.timeline.events)
+            if info.timeline.limited and since:
+                # More arrived than the timeline limit: fetch the rest, or counts would lie.
+                events = await self._gap(room_id, info.timeline.prev_batch, since) + events
+            for event in events:
                 if isinstance(event, nio.MegolmEvent):
                     self.undecryptable += 1
                     continue
@@ -90,6 +109,21 @@ class User:
                     self.events.append(
                         Received(room_id, event.event_id, event.sender, dict(event.source))
                     )
+
+    async def _gap(self, room_id: str, prev_batch: str | None, since: str) -> list[Any]:
+        events: list[Any] = []
+        token = prev_batch
+        while token:
+            page = await self.client.room_messages(
+                room_id, start=token, end=since, direction=nio.MessageDirection.back, limit=100
+            )
+            assert isinstance(page, nio.RoomMessagesResponse), page
+            events.extend(page.chunk)
+            if not page.chunk or page.end == token:
+                break
+            token = page.end
+        events.reverse()
+        return events
 
     async def wait_for(
         self,
@@ -416,3 +450,170 @@ async def client_api(
         ) as response,
     ):
         return response.status, await response.json(content_type=None)
+
+
+# --- the bot as a real process (fault injection, CLI tests) -----------------------------------
+
+
+def write_bot_config(
+    path: Path,
+    homeserver_url: str,
+    bot: Account,
+    data_dir: Path,
+    wijken: list[WijkSettings],
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write a bot config file (TOML) the way an operator would: the bot's existing session."""
+    lines = [
+        "[homeserver]",
+        f"url = {dump_toml_value(homeserver_url)}",
+        "",
+        "[bot]",
+        f"user_id = {dump_toml_value(bot.user_id)}",
+        f"device_id = {dump_toml_value(bot.device_id)}",
+        f"access_token = {dump_toml_value(bot.access_token)}",
+        f"data_dir = {dump_toml_value(str(data_dir))}",
+        "",
+    ]
+    for section, values in (extra or {}).items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {dump_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    for wijk in wijken:
+        lines += [
+            "[[wijken]]",
+            f"slug = {dump_toml_value(wijk.slug)}",
+            f"name = {dump_toml_value(wijk.name)}",
+            f"join_code = {dump_toml_value(wijk.join_code.get_secret_value())}",
+            f"coordinators = {dump_toml_value(wijk.coordinators)}",
+            f"police = {dump_toml_value(wijk.police)}",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class BotProcess:
+    """`python -m bridge run --config FILE` as a child process that a test may kill at will."""
+
+    config: Path
+    data_dir: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    kills: int = 0
+    startup_s: list[float] = field(default_factory=list)
+    """For each start that got there: seconds from spawn until the bot said it was ready."""
+    _spawned: float = 0.0
+
+    @property
+    def status_file(self) -> Path:
+        return self.data_dir / "status.json"
+
+    @property
+    def stderr_file(self) -> Path:
+        return self.log.with_name(self.log.name + ".stderr")
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.status_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "bridge", "run", "--config", str(self.config)]
+        # stderr goes to a file: an unread pipe would block the bot once it is full.
+        with self.stderr_file.open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [*command, "--log-file", str(self.log)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        self.starts += 1
+        self._spawned = time.monotonic()
+
+    def status(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.status().get("ready"))
+
+    async def wait_ready(self, timeout: float = 60) -> dict[str, Any]:  # noqa: ASYNC109
+        """Until the bot wrote a ready status; its stderr is shown if it died instead."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if status.get("ready"):
+                if len(self.startup_s) < self.starts:
+                    self.startup_s.append(time.monotonic() - self._spawned)
+                return status
+            assert self.process is not None
+            if self.process.poll() is not None:
+                stderr = self.stderr_file.read_text(errors="replace")[-4000:]
+                raise AssertionError(f"the bot exited with {self.process.returncode}: {stderr}")
+            if time.monotonic() > deadline:
+                raise Timeout(f"the bot was not ready within {timeout}s")
+            await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no handler, no clean-up, exactly like a power cut of the process."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.kills += 1
+        self.process.wait()
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: the bot's clean shutdown."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the bot did not stop within {timeout}s of SIGTERM") from None
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
+
+async def open_private_room(user: User, bot_user_id: str) -> tuple[str, str]:
+    """Start a DM with the bot; wait for the bot's own private room and its welcome.
+
+    Returns (the member's DM room, the bot's private room).
+    """
+    dm = await user.client.room_create(
+        is_direct=True,
+        invite=[bot_user_id],
+        initial_state=[
+            {
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            }
+        ],
+    )
+    assert isinstance(dm, nio.RoomCreateResponse)
+    welcome = await user.wait_for_event(
+        lambda e: e.room_id != dm.room_id and e.fields.get("kind") == "notice",
+        timeout=60,
+        what="the welcome in the bot's private room",
+    )
+    return dm.room_id, welcome.room_id
+
+
+async def sign_up(user: User, private_room: str, join_code: str) -> None:
+    """Send the join code; wait for the confirmation."""
+    await user.say(private_room, join_code)
+    await user.wait_for_event(
+        lambda e: e.room_id == private_room and "aangemeld" in e.body,
+        timeout=60,
+        what="the sign-up confirmation",
+    )
