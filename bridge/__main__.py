@@ -46,6 +46,32 @@ def build_parser() -> argparse.ArgumentParser:
     setup = sub.add_parser("setup-bot", help="create the bot's account, lift its rate limits")
     setup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
 
+    doctor = sub.add_parser("doctor", help="the bot's health in plain words (safe while it runs)")
+    doctor.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+
+    backup = sub.add_parser("backup", help="an encrypted, consistent copy of the bot's state")
+    backup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+    backup.add_argument("--out", type=Path, required=True, help="where to write the backup")
+    backup.add_argument(
+        "--passphrase-file",
+        type=Path,
+        help="first line is the passphrase (else the environment variable BIN_BACKUP_PASSPHRASE)",
+    )
+    restore = sub.add_parser("restore", help="bring a backup back (stop the bot first)")
+    restore.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+    restore.add_argument("--in", dest="source", type=Path, required=True, help="the backup file")
+    restore.add_argument("--passphrase-file", type=Path, help="as for backup")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty data dir (moved aside, not deleted)",
+    )
+
+    from bridge.deploy import add_init_arguments
+
+    add_init_arguments(sub.add_parser("init", help="generate a production setup (see --help)"))
+    setup = sub.add_parser("setup-bot", help="create the bot's account, lift its rate limits")
+    setup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
     demo = sub.add_parser("demo", help="homeserver + demo accounts + bot + coordinator client")
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR)
     mode = demo.add_mutually_exclusive_group()
@@ -83,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.deploy import main_setup_bot
 
             return main_setup_bot(load_settings(args.config))
+        if args.command == "doctor":
+            from bridge.doctor import run_doctor
+
+            return run_doctor(load_settings(args.config))
+        if args.command in ("backup", "restore"):
+            return backup_or_restore(args)
         if args.command == "demo":
             from bridge.demo import run_demo
 
@@ -92,6 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bin-bridge: configuration error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def backup_or_restore(args: argparse.Namespace) -> int:
+    """`bin-bridge backup` / `restore`; exit code 4 when it cannot be done."""
+    from bridge.backup import BackupError, create_backup, read_passphrase, restore_backup
+
+    settings = load_settings(args.config)
+    try:
+        passphrase = read_passphrase(args.passphrase_file)
+        if args.command == "backup":
+            made = create_backup(settings, args.out, passphrase)
+            print(f"bin-bridge: backup of {made['files']} files written to {args.out}")
+        else:
+            done = restore_backup(settings, args.source, passphrase, force=args.force)
+            print(f"bin-bridge: {done['files']} files restored into {settings.bot.data_dir}")
+            if done["moved_aside"]:
+                print(f"bin-bridge: the previous contents are in {done['moved_aside']}")
+    except BackupError as exc:
+        print(f"bin-bridge: {args.command} failed: {exc}", file=sys.stderr)
+        return 4
+    return 0
 
 
 def run_bot(config: Path | None, log_file: str | None = None) -> int:
