@@ -53,6 +53,12 @@ types: install
 contracts: install
 	$(BIN)/lint-imports
 
+## Longer SIGKILL fault injection, not in CI: every message must reach the desk exactly once.
+## Size and seed: make soak SOAK_ARGS="--members 20 --messages 2000 --kills 60 --seed 7"
+.PHONY: soak
+soak: install
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
