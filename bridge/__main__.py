@@ -40,12 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("wijk", nargs="?", help="one wijk's slug (default: all)")
     admin.epilog = "Reload the running bot's configuration with: kill -HUP <pid>"
 
-    from bridge.deploy import add_init_arguments
-
-    add_init_arguments(sub.add_parser("init", help="generate a production setup (see --help)"))
-    setup = sub.add_parser("setup-bot", help="create the bot's account, lift its rate limits")
-    setup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
-
     doctor = sub.add_parser("doctor", help="the bot's health in plain words (safe while it runs)")
     doctor.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
 
@@ -72,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_init_arguments(sub.add_parser("init", help="generate a production setup (see --help)"))
     setup = sub.add_parser("setup-bot", help="create the bot's account, lift its rate limits")
     setup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+    signup = sub.add_parser("signup-page", help="serve the anonymous sign-up page for residents")
+    signup.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
+
     demo = sub.add_parser("demo", help="homeserver + demo accounts + bot + coordinator client")
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DEMO_DIR)
     mode = demo.add_mutually_exclusive_group()
@@ -101,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.admin_command == "rotate-code":
                 return admin.rotate_code(settings, args.wijk)
             return admin.stats(settings, args.wijk)
+        if args.command == "doctor":
+            from bridge.doctor import run_doctor
+
+            return run_doctor(load_settings(args.config))
+        if args.command in ("backup", "restore"):
+            return backup_or_restore(args)
         if args.command == "init":
             from bridge.deploy import main_init
 
@@ -109,12 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.deploy import main_setup_bot
 
             return main_setup_bot(load_settings(args.config))
-        if args.command == "doctor":
-            from bridge.doctor import run_doctor
+        if args.command == "signup-page":
+            from bridge.signup import serve_signup
 
-            return run_doctor(load_settings(args.config))
-        if args.command in ("backup", "restore"):
-            return backup_or_restore(args)
+            return serve_signup(load_settings(args.config))
         if args.command == "demo":
             from bridge.demo import run_demo
 
