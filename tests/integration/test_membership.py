@@ -104,3 +104,25 @@ async def test_afmelden_after_confirmation_erases_the_member_and_the_bot_leaves(
                 break
             await member.user.sync(wait_ms=250)
         assert await bot_left()
+
+
+async def test_a_member_moves_to_another_wijk_with_its_code(
+    homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    async with running_world(
+        homeserver, make_account, tmp_path, wijken=("oost", "west"), coordinators_per_wijk=1
+    ) as world:
+        member = await world.signed_up_member(make_account, "oost")
+        await answer(member, f"!aanmelden {world.join_code('west')}", "aangemeld bij BIN Wijk West")
+        await member.user.say(member.private_room, "Melding na de verhuizing")
+        west = world.coordinator("west")
+        await west.wait_for_event(
+            lambda e: (
+                e.room_id == world.room("west", "desk")
+                and e.fields.get("text") == "Melding na de verhuizing"
+            ),
+            what="the report in the new wijk's desk",
+        )
+        oost = world.coordinator("oost")
+        await oost.sync(wait_ms=500)
+        assert all(e.fields.get("text") != "Melding na de verhuizing" for e in oost.events)
