@@ -111,6 +111,7 @@ async def run_fault_injection(
 ) -> FaultOutcome:
     """Run `plan` against the homeserver; return what the desk and the members saw."""
     rng = random.Random(plan.seed)
+    tmp.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (set-up)
     outcome = FaultOutcome()
     bot_account = register("bin-bot", displayname="BIN")
     co_account = register("co-oost")
