@@ -236,7 +236,43 @@ async def privacy_settings(ctx: Context) -> Finding:
         f"Log level {ctx.settings.log_level} (identifiers are masked at every level).",
         f"HMAC secret {secret}.",
     ]
+    weakening = weakened_anonymity(ctx.settings)
+    if weakening:
+        lines.append("Settings that weaken members' anonymity:")
+        lines += [f"  - {line}" for line in weakening]
     return Finding("Retention and anonymity settings", None, lines)
+
+
+def weakened_anonymity(settings: BridgeSettings) -> list[str]:
+    """Plain-words warnings for every setting that makes members easier to identify."""
+    relay = settings.relay
+    out = []
+    if relay.max_delay_seconds <= 0:
+        out.append(
+            "no relay delay (relay.max_delay_seconds = 0): a desk post follows the member's "
+            "message within a second, so whoever runs the homeserver can link the two by timing."
+        )
+    if relay.pseudonyms == "per_member":
+        out.append(
+            "stable pseudonyms (relay.pseudonyms = per_member): coordinators can link all "
+            "conversations of one member into a profile."
+        )
+    if settings.log_level.upper() == "DEBUG":
+        out.append(
+            "DEBUG logging: identifiers stay masked, but the log records when and how often "
+            "members write; use INFO or WARNING in production."
+        )
+    if settings.bot.admin_token is None:
+        out.append(
+            "no admin token (bot.admin_token): members' original photos and the rooms of "
+            "members who left stay on the homeserver (encrypted) until the operator purges them."
+        )
+    if relay.retention_days > 180:
+        out.append(
+            f"long retention ({relay.retention_days:g} days): the link between a report and its "
+            "member is kept longer than needed to answer it."
+        )
+    return out
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -65,3 +65,21 @@ def test_admin_stats_hide_small_counts(tmp_path: Path) -> None:
     out = io.StringIO()
     assert admin.stats(settings_in(tmp_path), None, out) == 0
     assert "Leden: 0" in out.getvalue()
+
+
+def test_doctor_names_every_setting_that_weakens_anonymity_in_plain_words(tmp_path: Path) -> None:
+    from bridge.doctor import weakened_anonymity
+
+    settings = settings_in(tmp_path)
+    defaults = " ".join(weakened_anonymity(settings))
+    assert "no relay delay" in defaults
+    assert "no admin token" in defaults
+    assert "stable pseudonyms" not in defaults
+
+    settings.relay.pseudonyms = "per_member"
+    settings.relay.max_delay_seconds = 30
+    settings.log_level = "DEBUG"
+    weakened = " ".join(weakened_anonymity(settings))
+    assert "stable pseudonyms" in weakened
+    assert "DEBUG logging" in weakened
+    assert "no relay delay" not in weakened
