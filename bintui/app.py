@@ -13,11 +13,17 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from .gateway import ConnectionState, Gateway, LoginRequired, Report
+from . import commands
+from .gateway import ConnectionState, Gateway, LoginRequired, Report, RoomRole
 from .i18n import I18n
+from .keys import help_sections
 from .safe_text import safe_line
+from .screens.composer import ComposerScreen
 from .screens.desk import DeskScreen
+from .screens.help import HelpScreen
 from .screens.login import LoginScreen
+from .screens.overview import OverviewScreen
+from .screens.police import PoliceScreen
 from .settings import ClientSettings
 
 GatewayFactory = Callable[[ClientSettings], Gateway]
@@ -44,7 +50,12 @@ class BinTuiApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect")
+        Binding("f1,question_mark", "help", "Toetsen", id="app.help"),
+        Binding("f2", "show_desk", "Meldingen", id="app.desk"),
+        Binding("f3", "show_police", "Politie", id="app.police"),
+        Binding("f4", "show_composer", "Wijkbericht", id="app.composer"),
+        Binding("f5", "show_overview", "Overzicht", id="app.overview"),
+        Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect"),
     ]
 
     class GatewayChanged(Message):
@@ -69,6 +80,7 @@ class BinTuiApp(App[None]):
         self._known: set[str] | None = None
         self._sending: set[str] = set()
         self.i18n.localise_bindings(self)
+        self.set_keymap(dict(settings.keys))
 
     def get_default_screen(self) -> Screen[None]:
         return self.desk
@@ -148,6 +160,15 @@ class BinTuiApp(App[None]):
         shown = first_line if len(first_line) <= 60 else first_line[:59] + "…"
         self.notify(self.i18n("desk.command_sent", command=shown), markup=False)
 
+    @work(group="send", exit_on_error=False)
+    async def send_to_room(self, wijk: str, role: RoomRole, text: str) -> None:
+        """Send a command into one of a wijk's rooms (`!publiceer`, `!ja`, `!stats` …)."""
+        gateway = self.gateway
+        if gateway is None:
+            self.notify(self.i18n("desk.not_connected"), severity="warning", markup=False)
+            return
+        await gateway.send_to_room(wijk, role, text)
+
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """The one place where errors from network work are shown to the coordinator."""
@@ -182,6 +203,38 @@ class BinTuiApp(App[None]):
     def _command_requested(self, event: DeskScreen.CommandRequested) -> None:
         self.send_command(event.report, event.command)
 
+    @on(PoliceScreen.PublishRequested)
+    def _publish_bulletin(self, event: PoliceScreen.PublishRequested) -> None:
+        item = event.item
+        self._open_composer(
+            ComposerScreen(
+                self.i18n,
+                self._wijk_slugs(),
+                wijk=item.wijk,
+                text=item.text,
+                category="politie",
+                bulletin=item.label,
+                keymap=dict(self.settings.keys),
+            )
+        )
+
+    @on(ComposerScreen.RoomCommand)
+    def _room_command(self, event: ComposerScreen.RoomCommand) -> None:
+        self.send_to_room(event.wijk, "wijk", event.text)
+
+    @on(OverviewScreen.StatsRequested)
+    def _stats_requested(self) -> None:
+        for wijk in self._wijk_slugs():
+            self.send_to_room(wijk, "desk", commands.STATS)
+        self.notify(self.i18n("overview.stats_asked"), markup=False)
+
+    def _wijk_slugs(self) -> list[str]:
+        gateway = self.gateway
+        if gateway is None:
+            return []
+        slugs = {w.slug for w in gateway.wijken()} | {r.wijk for r in self.desk.reports}
+        return sorted(s for s in slugs if s)
+
     def _refresh(self) -> None:
         """Push the gateway's reports and state down to the desk."""
         gateway = self.gateway
@@ -199,6 +252,18 @@ class BinTuiApp(App[None]):
         self.desk.wijk_choices = tuple(sorted(slugs))
         self.desk.reports = tuple(reports)
         self.desk.connection = gateway.state
+        for screen in self.screen_stack:
+            if isinstance(screen, PoliceScreen):
+                screen.items = tuple(gateway.police_items())
+            elif isinstance(screen, ComposerScreen):
+                screen.broadcasts = tuple(gateway.broadcasts())
+            elif isinstance(screen, OverviewScreen):
+                self._fill_overview(screen, gateway)
+
+    def _fill_overview(self, screen: OverviewScreen, gateway: Gateway) -> None:
+        screen.reports = tuple(self.desk.reports)
+        screen.stats = tuple(gateway.stats())
+        screen.wijken = tuple(w.slug for w in gateway.wijken())
 
     def _announce_new(self, reports: list[Report]) -> None:
         """A toast for each report that arrived since the last look (not those at start-up)."""
@@ -228,6 +293,49 @@ class BinTuiApp(App[None]):
     def action_reconnect(self) -> None:
         """Drop the connection and connect again."""
         self.connect()
+
+    def action_show_desk(self) -> None:
+        """Back to the desk (closing the police room, composer or overview)."""
+        while len(self.screen_stack) > 1 and self.screen is not self.desk:
+            self.pop_screen()
+
+    def action_show_police(self) -> None:
+        """The police & gemeente room."""
+        self.action_show_desk()
+        screen = PoliceScreen(self.i18n, clock=self.clock)
+        if self.gateway is not None:
+            screen.items = tuple(self.gateway.police_items())
+        self.push_screen(screen)
+
+    def action_show_composer(self) -> None:
+        """A new wijk message."""
+        keymap = dict(self.settings.keys)
+        self._open_composer(ComposerScreen(self.i18n, self._wijk_slugs(), keymap=keymap))
+
+    def _open_composer(self, screen: ComposerScreen) -> None:
+        self.action_show_desk()
+        if self.gateway is not None:
+            screen.broadcasts = tuple(self.gateway.broadcasts())
+        self.push_screen(screen)
+
+    def action_show_overview(self) -> None:
+        """Figures per wijk."""
+        self.action_show_desk()
+        screen = OverviewScreen(self.i18n, clock=self.clock)
+        if self.gateway is not None:
+            self._fill_overview(screen, self.gateway)
+        self.push_screen(screen)
+
+    def action_help(self) -> None:
+        """Every key, as remapped in the settings."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        t = self.i18n
+        sections = [
+            (t(f"help.section.{name}"), [b for b in bindings if isinstance(b, Binding)])
+            for name, bindings in help_sections()
+        ]
+        self.push_screen(HelpScreen(t, sections, dict(self.settings.keys)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -172,6 +172,164 @@ CATALOG: dict[str, dict[Language, str]] = {
     "binding.dialog.cancel": {"nl": "Annuleren", "en": "Cancel"},
     "binding.forward.submit": {"nl": "Doorsturen", "en": "Forward"},
     "binding.filter.apply": {"nl": "Toepassen", "en": "Apply"},
+    "binding.app.help": {"nl": "Toetsen", "en": "Keys"},
+    "binding.app.desk": {"nl": "Meldingen", "en": "Reports"},
+    "binding.app.police": {"nl": "Politie", "en": "Police"},
+    "binding.app.composer": {"nl": "Wijkbericht", "en": "Broadcast"},
+    "binding.app.overview": {"nl": "Overzicht", "en": "Overview"},
+    "binding.police.publish": {"nl": "Publiceren in de wijk", "en": "Publish to the wijk"},
+    "binding.composer.preview": {"nl": "Voorbeeld aan de bot vragen", "en": "Ask for a preview"},
+    "binding.composer.confirm": {"nl": "Versturen", "en": "Send"},
+    "binding.composer.stop": {"nl": "Tegenhouden", "en": "Hold back"},
+    "binding.overview.stats": {"nl": "Cijfers van de bot", "en": "Figures from the bot"},
+    "binding.screen.back": {"nl": "Terug", "en": "Back"},
+    "binding.help.close": {"nl": "Sluiten", "en": "Close"},
+    # Help
+    "help.title": {"nl": "Toetsen van bintui", "en": "bintui keys"},
+    "help.remap": {
+        "nl": "Andere toetsen? Zet ze in je instellingen onder [keys], bijvoorbeeld "
+        '"desk.claim" = "t". Ctrl+P opent het opdrachtenmenu.',
+        "en": 'Other keys? Put them in your settings under [keys], for example "desk.claim" = '
+        '"t". Ctrl+P opens the command palette.',
+    },
+    "help.section.everywhere": {"nl": "Overal", "en": "Everywhere"},
+    "help.section.list": {"nl": "In de lijst met meldingen", "en": "In the list of reports"},
+    "help.section.desk": {"nl": "Meldingen en antwoorden", "en": "Reports and answers"},
+    "help.section.forward": {"nl": "Doorsturen", "en": "Forwarding"},
+    "help.section.filter": {"nl": "Filter", "en": "Filter"},
+    "help.section.police": {"nl": "Politie & gemeente", "en": "Police & municipality"},
+    "help.section.composer": {"nl": "Wijkbericht", "en": "Broadcast"},
+    "help.section.overview": {"nl": "Overzicht", "en": "Overview"},
+    # Police room
+    "police.title": {"nl": "Politie & gemeente", "en": "Police & municipality"},
+    "police.empty": {
+        "nl": "Nog geen bulletins, doorgestuurde meldingen of reacties.",
+        "en": "No bulletins, forwards or replies yet.",
+    },
+    "police.column.kind": {"nl": "Soort", "en": "Kind"},
+    "police.column.label": {"nl": "Nr.", "en": "No."},
+    "police.column.wijk": {"nl": "Wijk", "en": "Wijk"},
+    "police.column.time": {"nl": "Tijd", "en": "Time"},
+    "police.column.text": {"nl": "Tekst", "en": "Text"},
+    "police.kind.bulletin": {"nl": "Bulletin", "en": "Bulletin"},
+    "police.kind.forward": {"nl": "Doorgestuurd", "en": "Forwarded"},
+    "police.kind.police_reply": {"nl": "Reactie politie", "en": "Police reply"},
+    "police.note": {"nl": "Notitie van de coördinator", "en": "Coordinator's note"},
+    "police.publish_hint": {"nl": "p: publiceren in de wijk", "en": "p: publish to the wijk"},
+    "police.not_a_bulletin": {
+        "nl": "Alleen een bulletin kun je in de wijk publiceren.",
+        "en": "Only a bulletin can be published to the wijk.",
+    },
+    # Broadcast composer
+    "composer.title": {"nl": "Wijkbericht aan alle leden", "en": "Message to every member"},
+    "composer.placeholder": {
+        "nl": "Tekst voor alle leden van de wijk… Alleen feiten: kleding, voertuig, richting.",
+        "en": "Text for every member of the wijk… Facts only: clothing, vehicle, direction.",
+    },
+    "composer.preview_label": {
+        "nl": "Zo zien de leden het:",
+        "en": "This is what members see:",
+    },
+    "composer.unfair": {
+        "nl": "⚠ Deze tekst beschrijft mensen naar afkomst of huidskleur:{phrases}",
+        "en": "⚠ This text describes people by origin or skin colour:{phrases}",
+    },
+    "composer.unfair_bot": {
+        "nl": "⚠ De bot waarschuwt: mensen beschreven naar afkomst of huidskleur:",
+        "en": "⚠ The bot warns: people described by origin or skin colour:",
+    },
+    "composer.waiting": {
+        "nl": "Voorbeeld gevraagd; wachten op de bot…",
+        "en": "Preview asked for; waiting for the bot…",
+    },
+    "composer.previewed": {
+        "nl": "Voorbeeld van {label}: gaat naar {count} leden.",
+        "en": "Preview of {label}: goes to {count} members.",
+    },
+    "composer.keys": {
+        "nl": "{confirm} verstuurt, {stop} niet.",
+        "en": "{confirm} sends, {stop} does not.",
+    },
+    "composer.confirm.title": {
+        "nl": "{label} gaat naar {count} leden. Versturen?",
+        "en": "{label} goes to {count} members. Send it?",
+    },
+    "composer.send_to": {"nl": "Versturen naar {count} leden", "en": "Send to {count} members"},
+    "composer.send_anyway": {"nl": "Toch versturen", "en": "Send anyway"},
+    "composer.rewrite": {"nl": "Herschrijven", "en": "Rewrite"},
+    "composer.dont_send": {"nl": "Niet versturen", "en": "Do not send"},
+    "composer.refused": {
+        "nl": "{label} is niet verstuurd (afkomst of huidskleur). Herschrijf de tekst en vraag "
+        "een nieuw voorbeeld, of verstuur toch met {confirm}.",
+        "en": "{label} was not sent (origin or skin colour). Rewrite it and ask for a new "
+        "preview, or send anyway with {confirm}.",
+    },
+    "composer.confirmed": {
+        "nl": "{label} gaat over {seconds} seconden naar alle leden. {stop} houdt het tegen.",
+        "en": "{label} goes to every member in {seconds} seconds. {stop} holds it back.",
+    },
+    "composer.sending": {
+        "nl": "{label} wordt afgeleverd bij {count} leden…",
+        "en": "{label} is being delivered to {count} members…",
+    },
+    "composer.done": {
+        "nl": "{label}: afgeleverd aan {delivered} van {total} leden.",
+        "en": "{label}: delivered to {delivered} of {total} members.",
+    },
+    "composer.cancelled": {
+        "nl": "{label} is tegengehouden en wordt niet verstuurd.",
+        "en": "{label} was held back and will not be sent.",
+    },
+    "composer.empty": {"nl": "Typ eerst de tekst.", "en": "Type the text first."},
+    "composer.no_wijk": {
+        "nl": "Geen wijkkamer bekend: wacht tot bintui verbonden is.",
+        "en": "No wijk room known: wait until bintui is connected.",
+    },
+    "composer.nothing_to_confirm": {
+        "nl": "Er is geen voorbeeld om te versturen; vraag er eerst een (Ctrl+S).",
+        "en": "There is no preview to send; ask for one first (Ctrl+S).",
+    },
+    "composer.nothing_to_stop": {
+        "nl": "Er is niets om tegen te houden.",
+        "en": "There is nothing to hold back.",
+    },
+    # Overview
+    "overview.title": {"nl": "Overzicht", "en": "Overview"},
+    "overview.empty": {"nl": "Nog geen wijken bekend.", "en": "No wijken known yet."},
+    "overview.wijk": {"nl": "Wijk", "en": "Wijk"},
+    "overview.members": {"nl": "Leden: {members}", "en": "Members: {members}"},
+    "overview.members_unknown": {
+        "nl": "onbekend (r: vraag de bot om cijfers)",
+        "en": "unknown (r: ask the bot for figures)",
+    },
+    "overview.open": {
+        "nl": "Open meldingen: {open} van {total} ({unread} ongelezen)",
+        "en": "Open reports: {open} of {total} ({unread} unread)",
+    },
+    "overview.urgent_open": {
+        "nl": "⚠ Open en misschien dringend: {count}",
+        "en": "⚠ Open and possibly urgent: {count}",
+    },
+    "overview.first_answer": {
+        "nl": "Gemiddelde tijd tot eerste antwoord: {hours} uur",
+        "en": "Average time to first answer: {hours} hours",
+    },
+    "overview.first_answer_none": {
+        "nl": "Gemiddelde tijd tot eerste antwoord: nog geen antwoorden",
+        "en": "Average time to first answer: no answers yet",
+    },
+    "overview.per_week": {
+        "nl": "Meldingen per week, laatste {weeks} weken (oud → nieuw): {counts}",
+        "en": "Reports per week, last {weeks} weeks (old → new): {counts}",
+    },
+    "overview.note": {
+        "nl": "Berekend uit de meldingen die dit apparaat kan lezen; de leden komen van de bot.",
+        "en": "Computed from the reports this device can read; members come from the bot.",
+    },
+    "overview.stats_asked": {
+        "nl": "Cijfers gevraagd aan de bot.",
+        "en": "Asked the bot for figures.",
+    },
     # Command palette
     "command.send.help": {
         "nl": "Verstuur het antwoord in het invoerveld naar het lid",

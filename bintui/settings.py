@@ -21,6 +21,8 @@ from pydantic_settings import (
 
 from bridge.settings import USER_ID_RE, ConfigError, format_validation_error
 
+from .keys import BINDING_IDS
+
 CONFIG_ENV = "BINTUI_CONFIG"
 DEFAULT_DATA_DIR = Path("~/.local/share/bintui")
 
@@ -68,6 +70,19 @@ class ClientSettings(BaseSettings):
     """Language of the interface: nl (Dutch) or en (English)."""
     bell: bool = False
     """Ring the terminal bell when a member writes in a report."""
+    keys: dict[str, str] = {}
+    """Other keys for actions, by binding id: e.g. "desk.claim" = "t" (see the help screen,
+    F1, for every action and its id); several keys separated by commas."""
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(BINDING_IDS))
+        if unknown:
+            raise ValueError(f"unknown action {unknown[0]!r} (known: {', '.join(BINDING_IDS)})")
+        if any(not keys.strip() for keys in value.values()):
+            raise ValueError("every action needs a key")
+        return value
 
     @field_validator("homeserver")
     @classmethod

@@ -9,8 +9,14 @@ import pytest
 from bintui.__main__ import main
 from bintui.app import BinTuiApp
 from bintui.i18n import CATALOG, I18n
-from bintui.screens.desk import DeskScreen
+from bintui.screens.actions import ChoiceScreen, FilterScreen, ForwardScreen
+from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
+from bintui.screens.desk import DeskScreen, SearchInput
+from bintui.screens.help import HelpScreen
 from bintui.screens.login import LoginScreen
+from bintui.screens.overview import OverviewScreen
+from bintui.screens.police import PoliceScreen
+from bintui.widgets.report_table import ReportTable
 
 
 def test_every_string_exists_in_dutch_and_english() -> None:
@@ -19,7 +25,24 @@ def test_every_string_exists_in_dutch_and_english() -> None:
         assert all(text.strip() for text in texts.values()), key
 
 
-@pytest.mark.parametrize("owner", [BinTuiApp, DeskScreen, LoginScreen])
+@pytest.mark.parametrize(
+    "owner",
+    [
+        BinTuiApp,
+        DeskScreen,
+        LoginScreen,
+        ReportTable,
+        SearchInput,
+        ChoiceScreen,
+        ForwardScreen,
+        FilterScreen,
+        PoliceScreen,
+        ComposerScreen,
+        ConfirmBroadcast,
+        OverviewScreen,
+        HelpScreen,
+    ],
+)
 def test_every_binding_has_an_id_and_a_translated_description(owner: type) -> None:
     for binding in owner.BINDINGS:
         assert binding.id, f"{owner.__name__}: {binding.key} has no id"
