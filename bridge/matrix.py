@@ -211,7 +211,8 @@ _NEVER_NEW_DEVICE = (
 def check_crypto_store(store_dir: Path, session: Session) -> None:
     """Refuse a crypto store that is missing, damaged, empty or another device's.
 
-    Read-only: nothing is created or repaired here, so a refusal leaves the evidence intact.
+    Nothing is created or repaired here, so a refusal leaves the evidence intact (a write that
+    a crash interrupted is rolled back, as any open of the store does).
     """
     path = store_file(store_dir, session.user_id, session.device_id)
     if not path.exists():
@@ -226,7 +227,12 @@ def check_crypto_store(store_dir: Path, session: Session) -> None:
             + _NEVER_NEW_DEVICE
         )
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # mode=rw (never rwc: nothing is created). After a crash (SIGKILL, power cut) in the
+        # middle of a write the store has a hot rollback journal; a read-only connection
+        # cannot roll it back and fails with "attempt to write a readonly database", which
+        # kept the bot from ever starting again. SQLite's rollback is what nio's own open
+        # does next anyway: it completes the interrupted transaction, it repairs nothing.
+        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()
             if verdict is None or verdict[0] != "ok":
