@@ -9,11 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
+from bintui import commands
 from bintui.app import BinTuiApp
 from bintui.gateway import Report
 from bintui.matrix_gateway import SESSION_FILE, MatrixGateway, account_dir
+from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
 from bintui.settings import ClientSettings
 from bridge.homeserver import EmbeddedHomeserver
 from tests.conftest import MakeAccount
@@ -153,3 +155,121 @@ async def test_reports_older_than_the_first_sync_window_are_read_back(
             assert reports[0].items[0].text == "Een oude melding"
         finally:
             await gateway.close()
+
+
+async def test_the_desk_workflow_and_a_broadcast_go_through_the_real_bot(
+    homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    """Claim, categorise, forward (police reply back in the thread), a bulletin published to
+    the wijk with its delivery count, `!stats` and a block: all as desk and wijk commands that
+    the bot carries out, and every change read back from the bot's own messages."""
+    async with running_world(homeserver, make_account, tmp_path, broadcast_undo_seconds=0) as world:
+        coordinator = world.coordinator("oost")
+        officer = next(iter(world.police.values()))
+        police_room = world.room("oost", "police")
+        settings = ClientSettings(
+            homeserver=homeserver.url,
+            user_id=coordinator.user_id,
+            password=coordinator.account.password,
+            data_dir=tmp_path / "bintui",
+            bot_user_id=world.settings.bot.user_id,
+        )
+        gateway = MatrixGateway(settings, sync_timeout_ms=500)
+        await gateway.start(lambda: None)
+        try:
+            (wijk,) = await eventually(
+                lambda: [w for w in gateway.wijken() if w.desk and w.police and w.wijk],
+                what="the three rooms of the wijk",
+            )
+            assert wijk.wijk == world.room("oost", "wijk")
+            member = await world.signed_up_member(make_account, "oost")
+            await member.user.say(member.private_room, "Witte bus bij de school, al uren")
+
+            def report() -> Report | None:
+                return gateway.reports()[0] if gateway.reports() else None
+
+            async def until(check: Callable[[Report], bool], what: str) -> Report:
+                found = await eventually(lambda: (r := report()) is not None and check(r) and r)
+                assert isinstance(found, Report), what
+                return found
+
+            first = await until(lambda r: True, "the report")
+            # The slug comes from the bot's fields once there is a message in one of its rooms.
+            assert [w.slug for w in gateway.wijken()] == [first.wijk] == ["oost"]
+            await gateway.send_command(first, commands.claim(first))
+            await until(lambda r: r.handler == coordinator.user_id, "the claim")
+            await gateway.send_command(first, commands.set_category(first, "overlast"))
+            current = await until(lambda r: r.category == "overlast", "the category")
+            assert current.status == "in behandeling"
+
+            text = commands.forward_prefill(current).replace(", al uren", "")
+            await gateway.send_command(current, commands.forward(current, text, "graag kijken"))
+            await until(lambda r: r.status == "doorgestuurd", "the forwarded status")
+            (forward,) = await eventually(
+                lambda: [p for p in gateway.police_items() if p.kind == "forward"],
+                what="the forward in the police room",
+            )
+            assert (forward.label, forward.text, forward.note) == (
+                "M-0001",
+                "Witte bus bij de school",
+                "graag kijken",
+            )
+            await officer.reply_in_thread(police_room, forward.event_id, "We rijden langs.")
+            replied = await until(
+                lambda r: any(i.role == "police" for i in r.items), "the police reply"
+            )
+            assert [i.text for i in replied.items if i.role == "police"] == ["We rijden langs."]
+
+            await officer.say(police_room, "Inbraken in schuurtjes aan de Beekstraat.")
+            (bulletin,) = await eventually(
+                lambda: [p for p in gateway.police_items() if p.kind == "bulletin"],
+                what="the bulletin",
+            )
+            assert bulletin.label == "B-0001"
+            await gateway.send_to_room("oost", "wijk", commands.publish_bulletin(bulletin.label))
+            (preview,) = await eventually(gateway.broadcasts, what="the bot's preview")
+            assert (preview.label, preview.phase, preview.category, preview.recipients) == (
+                "W-0001",
+                "preview",
+                "politie",
+                1,
+            )
+            assert preview.text == bulletin.text
+            await gateway.send_to_room("oost", "wijk", commands.confirm())
+            (done,) = await eventually(
+                lambda: [b for b in gateway.broadcasts() if b.phase == "done"],
+                what="the delivery count",
+            )
+            assert (done.delivered, done.total) == (1, 1)
+
+            await gateway.send_to_room("oost", "desk", commands.STATS)
+            (stats,) = await eventually(gateway.stats, what="the figures")
+            assert (stats.wijk, stats.members) == ("oost", "<5")
+
+        finally:
+            await gateway.close()
+
+        # The same through the screens: a broadcast written in the composer, and a block.
+        app = BinTuiApp(settings.model_copy(update={"password": None}))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await eventually(lambda: app.desk.reports and app.gateway, what="the desk")
+            await pilot.press("f4", *"Let op: babbeltrucs aan de deur.", "ctrl+s")
+            confirm = await eventually(
+                lambda: isinstance(app.screen, ConfirmBroadcast) and app.screen,
+                what="the confirmation with the bot's count",
+            )
+            assert isinstance(confirm, ConfirmBroadcast)
+            assert (confirm.broadcast.label, confirm.broadcast.recipients) == ("W-0002", 1)
+            await pilot.click("#confirm-send")
+            composer = app.screen
+            assert isinstance(composer, ComposerScreen)
+            status = composer.query_one("#composer-status", Static)
+            await eventually(
+                lambda: "W-0002: afgeleverd aan 1 van 1 leden." in str(status.content),
+                what="the delivery count in the composer",
+            )
+            await pilot.press("escape", "b", "enter")
+            await member.user.wait_for_event(
+                lambda e: e.room_id == member.private_room and "geblokkeerd" in e.body,
+                what="the member told of the block",
+            )
