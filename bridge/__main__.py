@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 return admin.rotate_code(settings, args.wijk)
             return admin.stats(settings, args.wijk)
         if args.command == "doctor":
+            from bridge import doctor_production  # noqa: F401 (registers its checks)
             from bridge.doctor import run_doctor
 
             return run_doctor(load_settings(args.config))

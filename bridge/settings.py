@@ -55,6 +55,8 @@ class HomeserverSettings(BaseModel):
     registration_shared_secret_file: Path | None = None
     """Synapse's registration shared secret (a file, mode 0600): lets `bin-bridge setup-bot`
     and the sign-up page create accounts. Only on the homeserver's own machine."""
+    synapse_config: Path | None = None
+    """Synapse's homeserver.yaml, for `bin-bridge doctor` to check its privacy settings."""
 
 
 class BotSettings(BaseModel):
@@ -186,6 +188,9 @@ class SignupSettings(BaseModel):
     """Port the page listens on."""
     client_url: str = "https://matrix.example.nl"
     """The homeserver URL residents enter in their Matrix app (the public one)."""
+    public_url: str | None = None
+    """Where residents open the page through the proxy, e.g. https://matrix.example.nl/aanmelden/
+    (`bin-bridge doctor` checks that it answers)."""
     secure_cookies: bool = True
     """Mark the form cookie `Secure` (the page is served over HTTPS). Off only for tests."""
     privacy_file: Path | None = None

@@ -385,7 +385,7 @@ class ProductionSynapse:
                     "type": "http",
                     "tls": True,
                     "x_forwarded": False,
-                    "resources": [{"names": ["federation"], "compress": False}],
+                    "resources": [{"names": ["client", "federation"], "compress": False}],
                 },
             ],
             "tls_certificate_path": str(ca.cert_file),

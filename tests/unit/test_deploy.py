@@ -289,3 +289,21 @@ def test_the_init_help_names_every_flag() -> None:
     sub.choices["init"].print_help(text)
     for flag in ("--server-name", "--public-url", "--db-host", "--db-password-file", "--wijk"):
         assert flag in text.getvalue()
+
+
+def test_doctor_finds_the_generated_synapse_config_private_and_knows_where_it_is(
+    generated: tuple[Path, str],
+) -> None:
+    from bridge.doctor_production import duration_s, synapse_findings
+
+    out, _ = generated
+    settings = load_settings(out / "bridge" / "bridge.toml")
+    assert settings.homeserver.synapse_config == out / "synapse" / "homeserver.yaml"
+    assert settings.signup is not None
+    assert settings.signup.public_url == "https://matrix.example.nl/aanmelden/"
+    ok, lines = synapse_findings(synapse(out))
+    assert ok, lines
+    assert lines[0] == "Privacy settings as `bin-bridge init` wrote them."
+    assert "Federation is on: residents with an account elsewhere can join." in lines
+    assert (duration_s("1d"), duration_s("12h"), duration_s(86_400_000)) == (86400, 43200, 86400)
+    assert duration_s("soon") is None
