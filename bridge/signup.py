@@ -342,12 +342,13 @@ class SignupPage:
         code = str(data.get("code", ""))[:100]
         password = str(data.get("password", ""))
         minimum = self.signup.min_password_length
+        # A password problem keeps the code filled in; a wrong code is not shown again.
         if len(password) < minimum:
-            return self._form_page(request, lang, t["err_short"].format(min=minimum), 400)
+            return self._form_page(request, lang, t["err_short"].format(min=minimum), 400, code)
         if len(password) > MAX_PASSWORD:
-            return self._form_page(request, lang, t["err_long"], 400)
+            return self._form_page(request, lang, t["err_long"], 400, code)
         if password != str(data.get("password2", "")):
-            return self._form_page(request, lang, t["err_mismatch"], 400)
+            return self._form_page(request, lang, t["err_mismatch"], 400, code)
         wijk = await asyncio.to_thread(wijk_by_code, self.settings, code)
         if wijk is None:
             await self.sleep(self.wrong.delay())
@@ -392,7 +393,7 @@ class SignupPage:
     # -- pages -----------------------------------------------------------------------------------
 
     def _form_page(
-        self, request: web.Request, lang: str, error: str | None, status: int
+        self, request: web.Request, lang: str, error: str | None, status: int, code: str = ""
     ) -> web.Response:
         t = TEXT[lang]
         cookie = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
@@ -415,7 +416,7 @@ class SignupPage:
 <input type="hidden" name="lang" value="{lang}">
 <label for="code">{_e(t["code"])}</label>
 <input type="text" id="code" name="code" required autocomplete="off" autocapitalize="characters"
- spellcheck="false" aria-describedby="code-help">
+ spellcheck="false" aria-describedby="code-help" value="{_e(code)}">
 <p class="help" id="code-help">{_e(t["code_help"])}</p>
 <label for="password">{_e(t["password"])}</label>
 <input type="password" id="password" name="password" required minlength="{minimum}"

@@ -184,6 +184,7 @@ async def test_a_wrong_code_makes_no_account_and_each_wrong_code_is_answered_slo
         status, text = await submit(client, "OOST-0000-0000")
         assert status == 400
         assert "aanmeldcode kennen we niet" in text
+        assert "OOST-0000-0000" not in text
         assert "account is klaar" not in text
     assert slept == sorted(slept) and slept[-1] > slept[0]
 
@@ -234,6 +235,8 @@ async def test_bad_passwords_are_explained(
     code = settings.wijken[0].join_code.get_secret_value()
     status, text = await submit(client, code, password, password2=password2)
     assert status == 400 and message in text
+    assert f'value="{code}"' in text  # the code need not be typed again
+    assert f'value="{password}"' not in text
 
 
 @pytest.mark.parametrize("page", [{"attempts_per_minute": 3}], indirect=True)
