@@ -33,17 +33,22 @@ class StepFailed(Exception):
 
 @dataclass
 class Seen:
-    """An event a scenario client received (decrypted)."""
+    """An event a client received, decrypted where possible (also used by the tests)."""
 
     room_id: str
     event_id: str
     sender: str
     source: dict[str, Any]
+    """The whole event (decrypted payload merged with the clear-text envelope)."""
 
     @property
     def content(self) -> dict[str, Any]:
         value = self.source.get("content")
         return value if isinstance(value, dict) else {}
+
+    @property
+    def body(self) -> str:
+        return str(self.content.get("body", ""))
 
     @property
     def fields(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from bridge.bot import Bridge
 from bridge.homeserver import Account, EmbeddedHomeserver
 from bridge.protocol import FIELD
+from bridge.scenario import Seen
 from bridge.settings import (
     BotSettings,
     BridgeSettings,
@@ -39,29 +40,8 @@ class Timeout(AssertionError):
     """A condition did not become true in time."""
 
 
-@dataclass
-class Received:
-    """One event as a client saw it, decrypted where possible."""
-
-    room_id: str
-    event_id: str
-    sender: str
-    source: dict[str, Any]
-    """The whole event (decrypted payload merged with the clear-text envelope)."""
-
-    @property
-    def content(self) -> dict[str, Any]:
-        value = self.source.get("content")
-        return value if isinstance(value, dict) else {}
-
-    @property
-    def body(self) -> str:
-        return str(self.content.get("body", ""))
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        value = self.content.get(FIELD)
-        return value if isinstance(value, dict) else {}
+Received = Seen
+"""One event as a client saw it (the scripted demo's record of an event)."""
 
 
 @dataclass
