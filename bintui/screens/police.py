@@ -91,7 +91,7 @@ class PoliceScreen(Screen[None]):
                 safe_line(item.label, style="bold"),
                 safe_line(item.wijk),
                 Text(format_time(item.ts, now)),
-                safe_line(first_line[:60] + ("…" if len(first_line) > 60 else "")),
+                safe_line(first_line[:40] + ("…" if len(first_line) > 40 else "")),
                 key=item.event_id,
             )
         self.query_one("#police-empty").display = not self.items

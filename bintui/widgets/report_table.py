@@ -25,7 +25,8 @@ from ..safe_text import safe_line
 UNREAD_MARK = "●"
 URGENT_MARK = "⚠"
 REACTION_MARK = "↩"
-COLUMNS = ("unread", "urgent", "report", "pseudonym", "category", "status", "handler", "age")
+COLUMNS = ("unread", "urgent", "report", "pseudonym", "status", "age", "category", "handler")
+"""Most needed first: at 80 columns category and handler may need a sideways scroll."""
 
 
 def format_age(seconds: float, i18n: I18n) -> str:
@@ -58,10 +59,10 @@ def row_cells(report: Report, i18n: I18n, now: float) -> tuple[Text, ...]:
         Text(URGENT_MARK if report.urgent else "", style="bold red"),
         safe_line(report.report),
         pseudonym,
-        safe_line(i18n.category(report.category) if report.category else ""),
         safe_line(i18n.status(report.status)),
-        safe_line(handler_name(report.handler)),
         Text(format_age(now - report.opened_ts, i18n)),
+        safe_line(i18n.category(report.category) if report.category else ""),
+        safe_line(handler_name(report.handler)),
     )
 
 
@@ -139,8 +140,9 @@ class ReportTable(DataTable[Text]):
     def refresh_ages(self) -> None:
         """Re-render the cells that depend on the clock (the age column)."""
         now = self.clock()
+        at = COLUMNS.index("age")
         for key, (report, cells) in list(self._shown.items()):
             age = Text(format_age(now - report.opened_ts, self.i18n))
-            if age != cells[-1]:
+            if age != cells[at]:
                 self.update_cell(key, "age", age)
-                self._shown[key] = (report, (*cells[:-1], age))
+                self._shown[key] = (report, (*cells[:at], age, *cells[at + 1 :]))

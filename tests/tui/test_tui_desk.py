@@ -51,8 +51,8 @@ async def test_the_desk_lists_every_report_with_its_columns_and_unread_mark(
         assert table.row_count == 2
         first = [cell.plain for cell in table.get_row_at(0)]
         second = [cell.plain for cell in table.get_row_at(1)]
-        assert first == ["●", "", "M-0002", "Groene Specht", "", "nieuw", "", "5 min"]
-        assert second == ["", "", "M-0001", "Blauwe Reiger", "", "in behandeling", "", "1 u"]
+        assert first == ["●", "", "M-0002", "Groene Specht", "nieuw", "5 min", "", ""]
+        assert second == ["", "", "M-0001", "Blauwe Reiger", "in behandeling", "1 u", "", ""]
         assert "Groene Specht" in rendered(table)
 
 

@@ -260,8 +260,12 @@ async def test_the_desk_workflow_and_a_broadcast_go_through_the_real_bot(
             )
             assert isinstance(confirm, ConfirmBroadcast)
             assert (confirm.broadcast.label, confirm.broadcast.recipients) == ("W-0002", 1)
-            await pilot.click("#confirm-send")
-            composer = app.screen
+            await pilot.pause()
+            await pilot.press("enter")  # the focused button: send to 1 member
+            composer = await eventually(
+                lambda: isinstance(app.screen, ComposerScreen) and app.screen,
+                what="back in the composer",
+            )
             assert isinstance(composer, ComposerScreen)
             status = composer.query_one("#composer-status", Static)
             await eventually(
