@@ -187,7 +187,7 @@ def test_the_proxy_serves_tls_keeps_the_admin_api_inside_and_logs_no_addresses(
     generated: tuple[Path, str],
 ) -> None:
     nginx = (generated[0] / "nginx" / "bin-matrix.conf").read_text()
-    assert "listen 443 ssl;" in nginx
+    assert "listen 443 ssl http2;" in nginx
     assert "/etc/letsencrypt/live/matrix.example.nl/fullchain.pem" in nginx
     assert "location ~ ^(/_matrix|/_synapse/client)" in nginx
     assert "location /_synapse/admin" not in nginx
