@@ -26,13 +26,14 @@ $(JS)/node_modules/.npm-ci.stamp: $(JS)/package.json $(JS)/package-lock.json
 .PHONY: js-install
 js-install: $(JS)/node_modules/.npm-ci.stamp
 
-## Debian packages the tests use: PostgreSQL (Synapse as in production) and Chromium (the
-## sign-up page in a real browser). Installed only when missing; needs root (CI runs as root).
+## Debian packages the tests use: PostgreSQL (Synapse as in production), Chromium (the sign-up
+## page in a real browser), nginx (init's TLS site). Installed only when missing; needs root.
 .PHONY: deb-deps
 deb-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ] \
+		|| [ ! -x /usr/sbin/nginx ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			postgresql chromium; \
+			postgresql chromium nginx-light; \
 	fi
 
 ## Start the embedded BIN (local Synapse + bot) and open the coordinator client.

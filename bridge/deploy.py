@@ -415,8 +415,8 @@ server {{
 
 server {{
     # "listen … http2" rather than "http2 on": Debian 12's nginx is 1.22.
-    listen 443 ssl http2;
-    listen [::]:443 ssl http2;
+    listen {options.public_port} ssl http2;
+    listen [::]:{options.public_port} ssl http2;
     server_name {host};
     ssl_certificate     /etc/letsencrypt/live/{host}/fullchain.pem;
     ssl_certificate_key /etc/letsencrypt/live/{host}/privkey.pem;
