@@ -107,7 +107,9 @@ async def test_cut_connections_and_a_hung_sync_lose_and_repeat_nothing(
                     await member.user.say(member.private_room, text)
                 await asyncio.sleep(0.3)
                 proxy.cut()
-            # A sync that hangs: connections are accepted but never answered.
+            await wait_until_relayed(world, texts)
+            # A sync that hangs: connections are accepted but never answered. (The bot is idle
+            # now, in its long-poll; a hung *send* is bounded by nio's request timeout instead.)
             proxy.blackhole = True
             proxy.cut()
             hung_before = world.bridge.hung_syncs
