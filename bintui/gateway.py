@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Role = Literal["member", "coordinator", "bot", "police"]
+Role = Literal["member", "coordinator", "command", "bot", "police"]
 Status = Literal["connecting", "online", "offline"]
 RoomRole = Literal["desk", "police", "wijk"]
 
@@ -24,8 +24,9 @@ class ThreadItem:
 
     event_id: str
     role: Role
-    """Who wrote it: the member (via the bot), a coordinator, the bot speaking for itself, or
-    the police/gemeente (their reply to a forward, posted by the bot)."""
+    """Who wrote it: the member (via the bot), a coordinator (an answer the member receives),
+    a coordinator's desk command (`!neem` …, never delivered), the bot speaking for itself,
+    or the police/gemeente (their reply to a forward, posted by the bot)."""
     author: str
     """Pseudonym (member), display name or user id (coordinator), bot name (bot).
     Taken from `nl.bin` fields or the event's sender, never from the message text."""

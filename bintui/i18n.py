@@ -125,6 +125,16 @@ CATALOG: dict[str, dict[Language, str]] = {
     "role.member": {"nl": "lid", "en": "member"},
     "role.coordinator": {"nl": "coördinator", "en": "coordinator"},
     "role.bot": {"nl": "BIN", "en": "BIN"},
+    "role.command": {
+        "nl": "opdracht aan de bot (niet naar het lid)",
+        "en": "command to the bot (not sent to the member)",
+    },
+    "thread.media_only.image": {
+        "nl": "(een foto, schoongemaakt door de bot; bintui toont geen afbeeldingen: bekijk hem "
+        "in Element)",
+        "en": "(a photo, cleaned by the bot; bintui shows no images: view it in Element)",
+    },
+    "thread.media_only.location": {"nl": "(een locatie)", "en": "(a location)"},
     "thread.empty_text": {"nl": "(geen tekst)", "en": "(no text)"},
     "status.nieuw": {"nl": "nieuw", "en": "new"},
     "status.in behandeling": {"nl": "in behandeling", "en": "in progress"},

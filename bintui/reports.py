@@ -10,7 +10,9 @@ The rules, so that a member can never pass for someone else (case C07):
 - a bot `system` message that carries a status is the bot announcing the report's current
   state: its status, category and handler replace what was known (the latest one wins);
 - `urgent` on any member message flags the report; `reaction_to` on the root marks a reaction;
-- a message in the thread from anyone else is a coordinator (author = display name);
+- a message in the thread from anyone else is a coordinator (author = display name); when it
+  is a desk command (`!neem`, `!status …`, as the bot parses it) it is not an answer: the
+  member never receives it, so it neither clears "unread" nor counts as a first answer;
 - the body of a message is never used to decide who wrote it.
 
 Built reports are cached per root and rebuilt only when their thread changed, so a desk of
@@ -23,10 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import commands
 from bridge.anonymise import strip_reply_fallback
 from bridge.protocol import BinFields, Kind
 
-from .gateway import Report, ThreadItem
+from .gateway import Report, Role, ThreadItem
 
 THREAD = "m.thread"
 UNKNOWN = "?"
@@ -68,8 +71,8 @@ class _Root:
 def _member_item(event: RoomEvent, fields: BinFields, pseudonym: str) -> ThreadItem:
     """A member's words as the bot relayed them (the root or a later message)."""
     text = fields.text if fields.text is not None else ""
-    if fields.kind is Kind.MEMBER_MESSAGE and fields.text is None:
-        text = _body(event.content)
+    if fields.kind is Kind.MEMBER_MESSAGE and fields.text is None and fields.media is None:
+        text = _body(event.content)  # a photo's body is only the bot's caption
     part = (fields.part, fields.parts) if fields.part and fields.parts else None
     return ThreadItem(
         event.event_id,
@@ -208,8 +211,9 @@ class ReportBook:
         """Attribute one thread message by its sender and fields; also the fields it carries."""
         if event.sender != bot:
             text = strip_reply_fallback(_body(event.content))
-            item = ThreadItem(event.event_id, "coordinator", event.sender_name, text, event.ts)
-            return item, None
+            parsed = commands.parse(text, commands.Audience.DESK)
+            role: Role = "coordinator" if parsed is None else "command"
+            return ThreadItem(event.event_id, role, event.sender_name, text, event.ts), None
         fields = BinFields.from_content(dict(event.content))
         if fields is not None and fields.kind is Kind.MEMBER_MESSAGE:
             return _member_item(event, fields, pseudonym), fields

@@ -72,7 +72,7 @@ class ConfirmBroadcast(ModalScreen[str | None]):
                 markup=False,
             )
             if b.unfair:
-                warning = Text(t("composer.unfair", phrases=""), style="bold")
+                warning = Text(t("composer.unfair", phrases="") + " ", style="bold")
                 warning.append_text(safe_line(b.unfair))
                 yield Static(warning, id="confirm-unfair", markup=False)
             with Horizontal(classes="dialog-buttons"):

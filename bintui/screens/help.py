@@ -60,6 +60,7 @@ class HelpScreen(ModalScreen[None]):
                         key = key_label(binding, self.keymap)
                         lines.append(f"\n{key:>12}  ")
                         lines.append(self.i18n(f"binding.{binding.id}"))
+                        lines.append(f"  {binding.id}", style="dim")
                     yield Static(lines, classes="help-section", markup=False)
             yield Static(self.i18n("help.remap"), classes="dialog-explain", markup=False)
 

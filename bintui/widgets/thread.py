@@ -37,6 +37,8 @@ class ThreadEntry(Vertical):
         &.-member > .body { border-left: outer $accent; }
         &.-coordinator > .header { color: $success; }
         &.-bot > .header { color: $text-muted; }
+        &.-command > .header { color: $text-muted; }
+        &.-command > .body { color: $text-muted; border-left: outer $foreground 15%; }
         &.-police > .header { color: $warning; }
         &.-police > .body { border-left: outer $warning; }
     }
@@ -51,7 +53,12 @@ class ThreadEntry(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self.header(), classes="header", markup=False)
         item = self.item
-        body = safe_text(item.text) if item.text else Text(self.i18n("thread.empty_text"))
+        if item.text:
+            body = safe_text(item.text)
+        elif item.media in ("image", "location"):
+            body = Text(self.i18n(f"thread.media_only.{item.media}"), style="italic")
+        else:
+            body = Text(self.i18n("thread.empty_text"))
         yield Static(body, classes="body", markup=False)
 
     def header(self) -> Text:
@@ -62,6 +69,8 @@ class ThreadEntry(Vertical):
             if item.author:
                 header.append(" · " + t("thread.police_reply_to") + " ")
                 header.append_text(safe_line(item.author))
+        elif item.role == "bot":
+            header = Text(t("role.bot"))
         else:
             header = safe_line(item.author)
             header.append(f" · {t(f'role.{item.role}')}")

@@ -289,7 +289,7 @@ def test_edits_parts_and_photos_are_marked_from_the_fields() -> None:
     items = {i.event_id: i for i in book.reports()[0].items}
     assert items["$e"].edited
     assert items["$p"].part == (1, 2)
-    assert (items["$f"].media, items["$f"].text) == ("image", "foto-M-0001.jpg")
+    assert (items["$f"].media, items["$f"].text) == ("image", "")  # not the bot's caption
 
 
 def test_unchanged_reports_are_the_same_objects_between_calls() -> None:
@@ -306,3 +306,19 @@ def test_unchanged_reports_are_the_same_objects_between_calls() -> None:
     third = {r.root_event_id: r for r in book.reports()}
     assert third["$b"] is first["$b"]
     assert third["$a"] is not first["$a"]
+
+
+def test_a_desk_command_in_the_thread_is_not_an_answer() -> None:
+    """`!neem` never reaches the member: the report stays unread and unanswered."""
+    book = ReportBook()
+    book.add(root_event())
+    book.add(in_thread("$c1", ANNA, "!neem M-0001", ts=110, name="Anna"))
+    book.add(in_thread("$c2", ANNA, "!onzin", ts=111, name="Anna"))
+    (report,) = book.reports()
+    assert [i.role for i in report.items] == ["member", "command", "command"]
+    assert report.unread
+    assert report.first_answer_ts is None
+    book.add(in_thread("$a1", ANNA, "We komen kijken.", ts=120, name="Anna"))
+    (report,) = book.reports()
+    assert not report.unread
+    assert report.first_answer_ts == 120

@@ -1,5 +1,5 @@
 """Snapshots of each screen at 80×24 and 120×40 with fixed content, a fixed clock (UTC) and
-no blinking cursor. After a deliberate change of the look: `pytest tests/tui/test_tui_snapshots.py
+no text cursor. After a deliberate change of the look: `pytest tests/tui/test_tui_snapshots.py
 --snapshot-update`, then look at the SVG files under `__snapshots__` before committing them."""
 
 from __future__ import annotations
@@ -158,6 +158,9 @@ def steady(then: Step) -> Step:
         for widget in pilot.app.screen.query("*"):
             if isinstance(widget, TextArea | Input):
                 widget.cursor_blink = False
+        if isinstance(pilot.app.screen.focused, TextArea | Input):
+            # A text cursor may be caught on or off: take the focus away from it.
+            pilot.app.screen.set_focus(None)
         await pilot.pause()
 
     return run
