@@ -21,6 +21,7 @@ from .safe_text import safe_line
 from .screens.composer import ComposerScreen
 from .screens.desk import DeskScreen
 from .screens.help import HelpScreen
+from .screens.identity import AskRecoveryKeyScreen, RecoveryKeyScreen
 from .screens.login import LoginScreen
 from .screens.overview import OverviewScreen
 from .screens.police import PoliceScreen
@@ -129,7 +130,31 @@ class BinTuiApp(App[None]):
                 raise  # shown by the one error handler below
             self._known = {r.root_event_id for r in gateway.reports()}
             self._refresh()
+            await self._settle_identity(gateway)
             return
+
+    async def _settle_identity(self, gateway: Gateway) -> None:
+        """Show a new recovery key once, or ask for it until the device is signed (or later)."""
+        t = self.i18n
+        identity = gateway.identity
+        if identity.status == "created" and identity.recovery_key:
+            await self.push_screen_wait(RecoveryKeyScreen(t, identity.recovery_key))
+        while identity.status == "needs_recovery_key":
+            typed = await self.push_screen_wait(AskRecoveryKeyScreen(t, identity.message))
+            if typed is None:
+                self.notify(t("identity.unsigned"), severity="warning", markup=False)
+                return
+            identity = await gateway.restore_identity(typed)
+            if identity.status == "signed":
+                self.notify(t("identity.signed"), markup=False)
+        if identity.status == "failed":
+            self.notify(
+                safe_line(identity.message).plain,
+                title=t("identity.failed"),
+                severity="warning",
+                markup=False,
+                timeout=15,
+            )
 
     @work(group="send", exit_on_error=False)
     async def send_reply(self, report: Report, text: str) -> None:

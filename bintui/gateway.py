@@ -156,6 +156,20 @@ class WijkStats:
     ts: float
 
 
+IdentityStatus = Literal["unknown", "signed", "created", "needs_recovery_key", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Where this device stands with the coordinator's cross-signing identity."""
+
+    status: IdentityStatus = "unknown"
+    recovery_key: str | None = None
+    """Only right after creating the identity: to show to the coordinator, once."""
+    message: str = ""
+    """What went wrong, in plain words (no secrets)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
     """How the gateway is connected, and the last error in plain words (if any)."""
@@ -176,6 +190,8 @@ class Gateway(Protocol):
     """What the screens need from Matrix."""
 
     state: ConnectionState
+    identity: Identity
+    """Whether this device is cross-signed by the coordinator's identity (after start)."""
 
     async def start(self, on_change: Callable[[], None]) -> None:
         """Connect, do the first sync, then keep syncing in the background.
@@ -213,6 +229,9 @@ class Gateway(Protocol):
 
     def stats(self) -> list[WijkStats]:
         """The latest `!stats` figures per wijk that the bot posted, if any."""
+
+    async def restore_identity(self, recovery_key: str) -> Identity:
+        """Sign this device with the identity whose keys the recovery key unlocks."""
 
     async def close(self) -> None:
         """Stop syncing and release the connection (the session stays for next time)."""

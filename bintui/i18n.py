@@ -340,6 +340,50 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "Cijfers gevraagd aan de bot.",
         "en": "Asked the bot for figures.",
     },
+    # Cross-signing identity
+    "identity.created.title": {
+        "nl": "Je herstelsleutel: schrijf hem op",
+        "en": "Your recovery key: write it down",
+    },
+    "identity.created.explain": {
+        "nl": "bintui heeft een identiteit voor je account gemaakt en dit apparaat daarmee "
+        "ondertekend, zodat politie en coördinatoren in Element het vertrouwen. Met deze "
+        "herstelsleutel onderteken je later een nieuw apparaat (ook in Element: "
+        "'Beveiligingssleutel'). Bewaar hem op papier of in een wachtwoordkluis, niet op deze "
+        "computer. bintui laat hem maar één keer zien.",
+        "en": "bintui created an identity for your account and signed this device with it, so "
+        "that police and coordinators on Element trust it. With this recovery key you sign a "
+        "new device later (in Element too: 'Security key'). Keep it on paper or in a password "
+        "manager, not on this computer. bintui shows it only once.",
+    },
+    "identity.created.done": {"nl": "Ik heb hem opgeschreven", "en": "I wrote it down"},
+    "identity.ask.title": {
+        "nl": "Dit apparaat ondertekenen",
+        "en": "Sign this device",
+    },
+    "identity.ask.explain": {
+        "nl": "Je account heeft al een identiteit. Typ je herstelsleutel (of "
+        "'beveiligingssleutel' uit Element), dan ondertekent bintui dit apparaat. Zonder "
+        "handtekening kan Element dit apparaat gaan overslaan.",
+        "en": "Your account already has an identity. Type your recovery key (Element's "
+        "'security key') and bintui signs this device. Unsigned, Element may start to skip "
+        "this device.",
+    },
+    "identity.ask.submit": {"nl": "Ondertekenen", "en": "Sign"},
+    "identity.ask.later": {"nl": "Later", "en": "Later"},
+    "identity.signed": {
+        "nl": "Dit apparaat is ondertekend met je identiteit.",
+        "en": "This device is signed with your identity.",
+    },
+    "identity.unsigned": {
+        "nl": "Dit apparaat is niet ondertekend; bintui vraagt het bij de volgende start weer.",
+        "en": "This device is not signed; bintui asks again at the next start.",
+    },
+    "identity.failed": {
+        "nl": "Ondertekenen van dit apparaat lukte niet",
+        "en": "Signing this device failed",
+    },
+    "binding.identity.later": {"nl": "Later", "en": "Later"},
     # Command palette
     "command.send.help": {
         "nl": "Verstuur het antwoord in het invoerveld naar het lid",

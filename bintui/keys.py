@@ -45,6 +45,7 @@ BINDING_IDS: tuple[str, ...] = (
     "dialog.cancel",
     "help.close",
     "login.cancel",
+    "identity.later",
 )
 
 

@@ -31,6 +31,7 @@ from .gateway import (
     Broadcast,
     ConnectionState,
     GatewayError,
+    Identity,
     LoginRequired,
     PoliceItem,
     Report,
@@ -39,6 +40,7 @@ from .gateway import (
     Wijk,
     WijkStats,
 )
+from .identity import ensure_identity, restore_with_recovery_key
 from .reports import THREAD, ReportBook, RoomEvent
 from .rooms import RoomBook
 from .settings import ClientSettings
@@ -125,6 +127,8 @@ class MatrixGateway:
     ) -> None:
         self.settings = settings
         self.state = ConnectionState()
+        self.identity = Identity()
+        self._folder: Path | None = None
         self._sync_timeout_ms = sync_timeout_ms
         self._max_backoff = max_backoff
         self._book = ReportBook(bot_user_id=settings.bot_user_id)
@@ -171,7 +175,31 @@ class MatrixGateway:
         except BaseException:
             await self.close()
             raise
+        self._folder = folder
+        if first_done and self.settings.cross_signing:
+            await self._ensure_identity()
         self._task = asyncio.create_task(self._sync_loop(full_state=not first_done))
+
+    async def _ensure_identity(self) -> None:
+        """Sign this device with the coordinator's identity; a failure never stops the desk."""
+        client = self._client
+        if client is None or self._folder is None:
+            return
+        try:
+            self.identity = await ensure_identity(client, self._folder)
+        except NETWORK_ERRORS as exc:
+            self.identity = Identity("failed", message=describe(exc))
+
+    async def restore_identity(self, recovery_key: str) -> Identity:
+        """With the coordinator's recovery key: read the identity's keys, sign this device."""
+        client = self._client
+        if client is None or self._folder is None or not client.logged_in:
+            raise GatewayError("not connected")
+        try:
+            self.identity = await restore_with_recovery_key(client, self._folder, recovery_key)
+        except NETWORK_ERRORS as exc:
+            raise GatewayError(f"server unreachable ({describe(exc)})") from None
+        return self.identity
 
     def reports(self) -> list[Report]:
         """All known reports, most recent activity first."""

@@ -70,6 +70,9 @@ class ClientSettings(BaseSettings):
     """Language of the interface: nl (Dutch) or en (English)."""
     bell: bool = False
     """Ring the terminal bell when a member writes in a report."""
+    cross_signing: bool = True
+    """Sign this device with your cross-signing identity (created, with a recovery key to
+    write down, when the account has none), so that Element keeps encrypting to it."""
     keys: dict[str, str] = {}
     """Other keys for actions, by binding id: e.g. "desk.claim" = "t" (see the help screen,
     F1, for every action and its id); several keys separated by commas."""

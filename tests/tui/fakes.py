@@ -10,6 +10,7 @@ from bintui.gateway import (
     Broadcast,
     ConnectionState,
     GatewayError,
+    Identity,
     LoginRequired,
     PoliceItem,
     Report,
@@ -82,9 +83,13 @@ class FakeGateway:
         stats: list[WijkStats] | None = None,
         members: int = 42,
         clock: Callable[[], float] = time.time,
+        identity: Identity | None = None,
     ) -> None:
         self._reports = list(reports or [])
         self.state = state or ConnectionState("online")
+        self.identity = identity or Identity("signed")
+        self.recovery_key = "EsTc abcd"
+        self.restores: list[str] = []
         self.login_required = login_required
         self.reply_error = reply_error
         self.bot = bot
@@ -149,6 +154,14 @@ class FakeGateway:
 
     def stats(self) -> list[WijkStats]:
         return list(self._stats)
+
+    async def restore_identity(self, recovery_key: str) -> Identity:
+        self.restores.append(recovery_key)
+        if recovery_key == self.recovery_key:
+            self.identity = Identity("signed")
+        else:
+            self.identity = Identity("needs_recovery_key", message="this recovery key does not fit")
+        return self.identity
 
     async def close(self) -> None:
         self.closed = True

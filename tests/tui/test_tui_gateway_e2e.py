@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 import time
 from collections.abc import Callable
@@ -12,11 +13,14 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from bintui import commands
+from bintui import secret_storage as ssss
 from bintui.app import BinTuiApp
 from bintui.gateway import Report
+from bintui.identity import KEY_FILE
 from bintui.matrix_gateway import SESSION_FILE, MatrixGateway, account_dir
 from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
 from bintui.settings import ClientSettings
+from bridge.crosssign import verify_device_chain
 from bridge.homeserver import EmbeddedHomeserver
 from tests.conftest import MakeAccount
 from tests.integration.harness import running_world
@@ -277,3 +281,70 @@ async def test_the_desk_workflow_and_a_broadcast_go_through_the_real_bot(
                 lambda e: e.room_id == member.private_room and "geblokkeerd" in e.body,
                 what="the member told of the block",
             )
+
+
+async def test_the_device_is_cross_signed_and_a_new_device_signs_itself_with_the_recovery_key(
+    homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    account = make_account("co-identity")
+    settings = ClientSettings(
+        homeserver=homeserver.url,
+        user_id=account.user_id,
+        password=account.password,
+        data_dir=tmp_path / "first",
+    )
+    first = MatrixGateway(settings, sync_timeout_ms=500)
+    await first.start(lambda: None)
+    try:
+        assert first.identity.status == "created"
+        recovery_key = first.identity.recovery_key
+        assert recovery_key is not None and recovery_key.startswith("Es")
+        folder = account_dir(tmp_path / "first", account.user_id)
+        assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
+        assert await signed_by_identity(first, "BINTUI")
+    finally:
+        await first.close()
+
+    # The same device again: nothing to create, still signed.
+    again = MatrixGateway(settings.model_copy(update={"password": None}), sync_timeout_ms=500)
+    await again.start(lambda: None)
+    await again.close()
+    assert again.identity.status == "signed"
+
+    # A second device of the same coordinator: it has no keys, so it asks for the recovery key.
+    second_settings = settings.model_copy(
+        update={"data_dir": tmp_path / "second", "device_id": "BINTUI2"}
+    )
+    second = MatrixGateway(second_settings, sync_timeout_ms=500)
+    await second.start(lambda: None)
+    try:
+        assert second.identity.status == "needs_recovery_key"
+        wrong = await second.restore_identity(ssss.encode_recovery_key(bytes(32)))
+        assert (wrong.status, wrong.message) == (
+            "needs_recovery_key",
+            "this recovery key does not fit",
+        )
+        assert not await signed_by_identity(second, "BINTUI2")
+        signed = await second.restore_identity(f"  {recovery_key}  ")
+        assert signed.status == "signed", signed.message
+        assert await signed_by_identity(second, "BINTUI2")
+    finally:
+        await second.close()
+
+
+async def signed_by_identity(gateway: MatrixGateway, device_id: str) -> bool:
+    """Whether the homeserver shows `device_id` signed by the account's self-signing key."""
+    client = gateway._client
+    assert client is not None
+    response = await client.send(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        data=json.dumps({"device_keys": {client.user_id: []}}),
+        headers={"Authorization": f"Bearer {client.access_token}"},
+    )
+    state = await response.json()
+    master = state.get("master_keys", {}).get(client.user_id)
+    if master is None:
+        return False
+    (msk,) = master["keys"].values()
+    return verify_device_chain(state, client.user_id, device_id, master_key=msk)

@@ -249,9 +249,11 @@ def test_an_unknown_action_in_the_keys_table_is_a_clear_error(tmp_path: Path) ->
 
 def test_every_binding_id_is_known_to_the_settings() -> None:
     from bintui.screens.actions import ChoiceScreen
+    from bintui.screens.identity import AskRecoveryKeyScreen
     from bintui.screens.login import LoginScreen
 
     declared = {b.id for _, bindings in help_sections() for b in bindings}  # type: ignore[union-attr]
     declared |= {b.id for b in [*ChoiceScreen.BINDINGS, *LoginScreen.BINDINGS]}  # type: ignore[union-attr]
     declared |= {b.id for b in HelpScreen.BINDINGS}  # type: ignore[union-attr]
+    declared |= {b.id for b in AskRecoveryKeyScreen.BINDINGS}  # type: ignore[union-attr]
     assert declared == set(BINDING_IDS)
