@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import urllib.parse
+import uuid
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -54,10 +55,18 @@ async def test_a_broadcast_reaches_every_member_on_a_synapse_on_postgresql_made_
 
 
 async def test_setup_bot_creates_the_bot_and_lifts_only_its_rate_limits_and_can_run_twice(
-    production_homeserver: ProductionSynapse,
+    production_homeserver: ProductionSynapse, tmp_path: Path
 ) -> None:
     server = production_homeserver
-    config = str(server.bridge_config)
+    # init's config, with a bot name of this test's own: other tests set up init's bot too.
+    own = tmp_path / "bridge.toml"
+    own.write_text(
+        server.bridge_config.read_text().replace(
+            'user_id = "@bin:', 'user_id = "@bot-of-setup-test:', 1
+        )
+    )
+    own.chmod(0o600)
+    config = str(own)
     for expected in ("Created the bot's account", "exists already"):
         out = io.StringIO()
         with redirect_stdout(out):
@@ -67,9 +76,12 @@ async def test_setup_bot_creates_the_bot_and_lifts_only_its_rate_limits_and_can_
         assert "burst_count=0" in out.getvalue()
 
     admin = await register_user_async(
-        server.url, server.registration_shared_secret, "operator-check", admin=True
+        server.url,
+        server.registration_shared_secret,
+        f"operator-check-{uuid.uuid4().hex[:8]}",
+        admin=True,
     )
-    bot = f"@bin:{server.server_name}"
+    bot = f"@bot-of-setup-test:{server.server_name}"
     quoted = urllib.parse.quote(bot, safe="@:")
     status, override = await client_api(
         server.url,
