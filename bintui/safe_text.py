@@ -86,6 +86,9 @@ def safe_text(text: str, *, style: str = "", single_line: bool = False) -> Text:
     `single_line` also turns newlines and tabs into markers (for table cells and names).
     A Windows line break (CR LF) counts as one newline; a lone CR is shown as a marker.
     """
+    if text.isascii() and text.isprintable():
+        # Nothing to hide (the common case in a long list): skip the character walk.
+        return Text(text, style=style, no_wrap=False, end="")
     text = text.replace("\r\n", "\n")
     out = Text(style=style, no_wrap=False, end="")
     plain_start = 0

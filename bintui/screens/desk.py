@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -145,7 +146,8 @@ class DeskScreen(Screen[None]):
             self._fill_table()
 
     def watch_connection(self, state: ConnectionState) -> None:
-        self.query_one(ConnectionIndicator).state = state
+        for indicator in self.query(ConnectionIndicator):
+            indicator.state = state
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
         # Each report keeps its own draft, so an answer never lands in the wrong thread.
@@ -178,7 +180,11 @@ class DeskScreen(Screen[None]):
 
     def _fill_table(self) -> None:
         """Show the filtered, sorted reports (only changed rows are touched)."""
-        table = self.query_one(ReportTable)
+        try:
+            table = self.query_one(ReportTable)
+        except NoMatches:
+            return  # news that arrives while the app closes
+
         self._shown = self._view.apply(self.reports, self.desk_filter, self.order)
         table.show(self._shown)
         self.query_one("#reports-empty").display = not self._shown
