@@ -60,6 +60,13 @@ contracts: install
 soak: install
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
+## Benchmarks (issue 8), not in CI: a fresh Synapse, the bot as its own process, baselines in
+## the same run; prints a table and writes bench/results/latest.json (see BENCHMARKS.md).
+## Sizes 10/100/1000 take up to 15 minutes on 2 cores; the smoke run: make bench BENCH_ARGS=--quick
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
