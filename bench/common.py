@@ -162,6 +162,10 @@ class Client:
         self._waiters.append((match, future))
         return future
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         """Keep syncing (long-poll) in a task until `stop`."""
         if self._task is None or self._task.done():

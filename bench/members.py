@@ -95,11 +95,13 @@ class Pool:
             client = self.clients[user]
             client.seen.clear()
             client.keep = True
+            if client.running:
+                continue  # still long-polling from the previous phase: live already
             before[user] = client.syncs
             client.start()
         # Every client has caught up (its first sync returned) and is long-polling.
         await until(
-            lambda: all(self.clients[u].syncs > before[u] for u in users), 600, "catching up"
+            lambda: all(self.clients[u].syncs > n for u, n in before.items()), 600, "catching up"
         )
         self.listening[marker] = users
         return {"listening": len(users)}
@@ -126,8 +128,9 @@ class Pool:
         users = self.listening.pop(marker, [])
         for user in users:
             client = self.clients[user]
-            await client.stop()
-            client.keep = False
+            if command.get("stop", True):
+                await client.stop()
+                client.keep = False
             client.seen.clear()
         return {
             "first": {user: min(times) for user, times in arrivals.items() if times},

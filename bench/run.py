@@ -51,7 +51,7 @@ SIGNUPS = 5
 CONCURRENCY = RelaySettings().broadcast_concurrency
 TMPFS = "/dev/shm"
 """Synapse's SQLite goes here unless --synapse-on-disk (see BENCHMARKS.md)."""
-GAP_S = 0.15
+GAP_S = 0.1
 """Pause after each latency sample (both paths), so that every message finds the bot idle."""
 PROFILE: Path | None = None
 """Where py-spy profiles of the bot and Synapse go (`--profile DIR`); None: not profiled."""
@@ -337,7 +337,9 @@ async def publish(world: World, slug: str, marker: str) -> Any:
     )
 
 
-async def broadcast(world: World, pool: MemberPool, slug: str, phase: str) -> dict[str, Any]:
+async def broadcast(
+    world: World, pool: MemberPool, slug: str, phase: str, stop: bool = True
+) -> dict[str, Any]:
     """From `!ja` (undo window 0 s) until every member's client has decrypted the message."""
     members = world.wijken[slug].members
     marker = f"b{secrets.token_hex(5)}"
@@ -347,7 +349,7 @@ async def broadcast(world: World, pool: MemberPool, slug: str, phase: str) -> di
         meter = Meter(world)
         started = now()
         await world.clients[0].say(world.wijken[slug].rooms["wijk"], "!ja")
-        first, copies = await pool.collect(marker, timeout=900)
+        first, copies = await pool.collect(marker, timeout=900, stop=stop)
         used = meter.read()
     reported: Seen = await asyncio.wait_for(done, 300)
     return {
@@ -388,7 +390,7 @@ async def baseline(world: World, pool: MemberPool, plain: Client, size: int) -> 
             started = now()
             await asyncio.gather(*(send(user) for user in receivers))
             sent = now() - started
-            first, _ = await pool.collect(marker, timeout=900)
+            first, _ = await pool.collect(marker, timeout=900, stop=False)
             used = meter.read()
     finally:
         os.kill(world.bot.pid, signal.SIGCONT)
@@ -409,7 +411,7 @@ async def fanout(world: World, pool: MemberPool, sizes: list[int]) -> dict[str, 
         slug = f"w{size}"
         # The first broadcast into a room claims a one-time key and shares a room key per
         # member; the second finds both in place. The baseline runs in between.
-        out["cold"][str(size)] = await broadcast(world, pool, slug, f"first-{size}")
+        out["cold"][str(size)] = await broadcast(world, pool, slug, f"first-{size}", stop=False)
         log(f"fan-out {size}, first broadcast: {out['cold'][str(size)]['s']:.2f} s")
         out["baseline"][str(size)] = await baseline(world, pool, plain, size)
         log(f"fan-out {size}, baseline: {out['baseline'][str(size)]['s']:.2f} s")
@@ -825,7 +827,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, help="latency samples per path (default 100)")
     parser.add_argument("--workers", type=int, default=2, help="member pool processes")
     parser.add_argument("--reports", type=int, default=10_000, help="reports in the client")
-    parser.add_argument("--presses", type=int, help="key presses timed (default 200)")
+    parser.add_argument("--presses", type=int, help="key presses timed (default 120)")
     parser.add_argument("--launches", type=int, default=3, help="warm bintui launches")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/…)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -853,7 +855,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     default_sizes = "10,50" if args.quick else "10,100,1000"
     args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.samples = args.samples or (30 if args.quick else 100)
-    args.presses = args.presses or (60 if args.quick else 200)
+    args.presses = args.presses or (60 if args.quick else 120)
     args.tmpfs = not args.synapse_on_disk and os.path.isdir(TMPFS) and os.access(TMPFS, os.W_OK)
     name = "quick.json" if args.quick else "latest.json"
     args.out = args.out or RESULTS / name

@@ -29,7 +29,7 @@ from bridge.settings import dump_toml_value
 from bridge.store import Store
 
 T = TypeVar("T")
-SETUP_CONCURRENCY = 6
+SETUP_CONCURRENCY = 8
 """Parallel requests while setting up: Synapse on SQLite gains nothing above a handful."""
 
 
@@ -152,11 +152,13 @@ class MemberPool:
         marker: str,
         timeout: float = 300,  # noqa: ASYNC109 (passed on to the pool process)
         linger: float = 0,
+        stop: bool = True,
     ) -> tuple[dict[str, float], dict[str, int]]:
-        """(first arrival per member, copies per member) of the message with `marker`."""
+        """(first arrival per member, copies per member) of the message with `marker`; with
+        `stop` False the members keep long-polling for the next phase."""
         answers = await asyncio.gather(
             *(
-                p.call("collect", marker=marker, timeout=timeout, linger=linger)
+                p.call("collect", marker=marker, timeout=timeout, linger=linger, stop=stop)
                 for p in self.processes
             )
         )
