@@ -69,6 +69,8 @@ class Report:
     """Some message of the member in this report was flagged as possibly urgent."""
     reaction_to: str | None = None
     """The broadcast (W-0003) this report reacts to, if it is a reaction."""
+    blocked: bool = False
+    """The member behind it is blocked (from the bot's latest block/unblock announcement)."""
 
     @property
     def last_ts(self) -> float:

@@ -101,6 +101,7 @@ CATALOG: dict[str, dict[Language, str]] = {
     "role.police": {"nl": "Politie/gemeente", "en": "Police/municipality"},
     "thread.police_reply_to": {"nl": "reactie op", "en": "reply to"},
     "thread.urgent": {"nl": "⚠ DRINGEND?", "en": "⚠ URGENT?"},
+    "thread.blocked": {"nl": "GEBLOKKEERD", "en": "BLOCKED"},
     "thread.edited": {"nl": "bewerkt", "en": "edited"},
     "thread.part": {"nl": "deel {part}/{parts}", "en": "part {part}/{parts}"},
     "thread.media.image": {"nl": "foto", "en": "photo"},

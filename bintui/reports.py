@@ -7,6 +7,8 @@ The rules, so that a member can never pass for someone else (case C07):
   `member_message` is the member speaking (author = the pseudonym field, text = the text
   field); any other bot message is the bot speaking; a status field updates the report;
 - a bot message with kind `police_reply` is the police speaking (their words in `text`);
+- a bot `system` message with a `blocked` field says whether the member behind the report
+  is blocked now (the latest one wins);
 - a bot `system` message that carries a status is the bot announcing the report's current
   state: its status, category and handler replace what was known (the latest one wins);
 - `urgent` on any member message flags the report; `reaction_to` on the root marks a reaction;
@@ -179,6 +181,7 @@ class ReportBook:
         pseudonym = fields.pseudonym or UNKNOWN
         status = fields.status.value if fields.status else "nieuw"
         category, handler = fields.category, fields.handler
+        blocked = False
         items = [_member_item(event, fields, pseudonym)]
         thread = sorted(self._threads.get(event.event_id, {}).values(), key=lambda e: e.ts)
         for child in thread:
@@ -190,6 +193,8 @@ class ReportBook:
                     category, handler = announced.category, announced.handler
                 if announced.status is not None:
                     status = announced.status.value
+                if announced.kind is Kind.SYSTEM and announced.blocked is not None:
+                    blocked = announced.blocked
         return Report(
             root_event_id=event.event_id,
             room_id=event.room_id,
@@ -204,6 +209,7 @@ class ReportBook:
             handler=handler,
             urgent=any(item.urgent for item in items if item.role == "member"),
             reaction_to=fields.reaction_to,
+            blocked=blocked,
         )
 
     @staticmethod

@@ -6,11 +6,12 @@
 - In a police room, the bot's `bulletin` and `forward` messages are listed (their words come
   from the `text` field, never from the body).
 - In a wijk room, the bot reports on a broadcast: a preview (`system`, `report` W-0001, `text`)
-  and then plain notices (confirmed, refused, cancelled, started, done). Until the bot puts
-  the recipient count, the fairness verdict and the delivery count in fields, those are read
-  from the bot's own sentences, matched against the same `bridge.i18n` templates the bot
-  fills in. Only messages from the bot (when it is configured) with `nl.bin` fields count, so
-  a coordinator typing "W-0001: afgeleverd aan 9 van 9 leden." changes nothing.
+  and then notices (confirmed, refused, cancelled, started, done). The bot puts the step
+  (`phase`), the recipient count and the delivery count in fields (protocol, issue 5); only
+  a bot that predates those fields is read from its own sentences, matched against the same
+  `bridge.i18n` templates it fills in (and the fairness verdict's quoted words still are).
+  Only messages from the bot (when it is configured) with `nl.bin` fields count, so a
+  coordinator typing "W-0001: afgeleverd aan 9 van 9 leden." changes nothing.
 - In a desk, the bot's answer to `!stats` gives the member count ("Leden: 42", or "<5").
 """
 
@@ -80,6 +81,16 @@ _NOTICES: list[tuple[str, BroadcastPhase, list[re.Pattern[str]]]] = [
     ("broadcast.started", "sending", _templates("broadcast.started")),
     ("broadcast.done", "done", _templates("broadcast.done")),
 ]
+_REFUSED = _NOTICES[0][2]
+PHASES: dict[str, BroadcastPhase] = {
+    "preview": "preview",
+    "refused": "refused",
+    "confirmed": "confirmed",
+    "cancelled": "cancelled",
+    "sending": "sending",
+    "done": "done",
+}
+"""The bot's `phase` field (bridge.protocol.BROADCAST_PHASES) as the client's phase."""
 _STATS_TITLE = _templates("stats.title")
 _STATS_MEMBERS = [
     template_regex(bot_i18n.t("stats.members", lang).replace("{count}", "{members}"))
@@ -179,6 +190,9 @@ class RoomBook:
         body = _body(event.content)
         if fields.report and fields.report.startswith("W-") and fields.text is not None:
             return self._add_preview(event, fields, body)
+        if fields.report and fields.report.startswith("W-"):
+            # A bot that names the broadcast also states its step: an unknown one is skipped.
+            return fields.phase in PHASES and self._add_fields_notice(event, fields, body)
         return self._add_notice(event, body) or self._add_stats(event, body)
 
     def redact(self, event_id: str) -> bool:
@@ -224,7 +238,28 @@ class RoomBook:
         if match:
             values["category"] = match.group("category")
             values["recipients"] = int(match.group("count"))
+        if fields.recipients is not None:
+            values["recipients"] = fields.recipients
         return self._update(event, str(fields.report), "preview", values)
+
+    def _add_fields_notice(self, event: RoomEvent, fields: BinFields, body: str) -> bool:
+        """A broadcast step as the bot's fields state it (no sentence needed)."""
+        phase = PHASES[str(fields.phase)]
+        values: dict[str, Any] = {}
+        if fields.undo_seconds is not None:
+            values["undo_seconds"] = float(fields.undo_seconds)
+        if fields.recipients is not None:
+            values["total"] = fields.recipients
+        if fields.delivered is not None and fields.total is not None:
+            values["delivered"], values["total"] = fields.delivered, fields.total
+        if phase == "refused":
+            # The quoted words are only in the sentence; the phase never depends on them.
+            for pattern in _REFUSED:
+                match = pattern.fullmatch(body.strip())
+                if match:
+                    values["unfair"] = match.group("phrases")
+                    break
+        return self._update(event, str(fields.report), phase, values)
 
     def _add_notice(self, event: RoomEvent, body: str) -> bool:
         for _key, phase, patterns in _NOTICES:

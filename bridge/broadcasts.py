@@ -217,7 +217,12 @@ class Broadcasts:
             )
             content = anonymise.quoted_content(preview, text, msgtype="m.notice")
             content[FIELD] = BinFields(
-                kind=Kind.SYSTEM, wijk=wijk.slug, report=broadcast_id(number), text=text
+                kind=Kind.SYSTEM,
+                wijk=wijk.slug,
+                report=broadcast_id(number),
+                text=text,
+                phase="preview",
+                recipients=recipients,
             ).to_content()
             self.store.enqueue(db, room, content)
         elif name == "ja":
@@ -231,7 +236,14 @@ class Broadcasts:
                 text = i18n.t(
                     "broadcast.unfair_not_sent", lang, label=draft.label, phrases=unfair.quoted
                 )
-                self._say(db, room, text)
+                self._say(
+                    db,
+                    room,
+                    text,
+                    BinFields(
+                        kind=Kind.SYSTEM, wijk=wijk.slug, report=draft.label, phase="refused"
+                    ),
+                )
                 return
             undo = self.settings.relay.broadcast_undo_seconds
             db.execute(
@@ -239,7 +251,16 @@ class Broadcasts:
                 (time.time() + undo, draft.id),
             )
             self._say(
-                db, room, i18n.t("broadcast.confirmed", lang, label=draft.label, seconds=undo)
+                db,
+                room,
+                i18n.t("broadcast.confirmed", lang, label=draft.label, seconds=undo),
+                BinFields(
+                    kind=Kind.SYSTEM,
+                    wijk=wijk.slug,
+                    report=draft.label,
+                    phase="confirmed",
+                    undo_seconds=round(undo),
+                ),
             )
         elif name == "stop":
             pending = self.pending(wijk.slug) or self.latest_draft(wijk.slug)
@@ -247,7 +268,14 @@ class Broadcasts:
                 self._say(db, room, i18n.t("broadcast.nothing_to_stop", lang))
                 return
             db.execute("UPDATE broadcasts SET state='cancelled' WHERE id=?", (pending.id,))
-            self._say(db, room, i18n.t("broadcast.cancelled", lang, label=pending.label))
+            self._say(
+                db,
+                room,
+                i18n.t("broadcast.cancelled", lang, label=pending.label),
+                BinFields(
+                    kind=Kind.SYSTEM, wijk=wijk.slug, report=pending.label, phase="cancelled"
+                ),
+            )
 
     def _next_number(self, db: sqlite3.Connection, wijk: str) -> int:
         row = db.execute(
@@ -255,9 +283,12 @@ class Broadcasts:
         ).fetchone()
         return int(row[0])
 
-    def _say(self, db: sqlite3.Connection, room: str, text: str) -> None:
+    def _say(
+        self, db: sqlite3.Connection, room: str, text: str, fields: BinFields | None = None
+    ) -> None:
+        """A notice in the wijk room; `fields` say in structure what the sentence says."""
         content = anonymise.plain_content(text, msgtype="m.notice")
-        content[FIELD] = BinFields(kind=Kind.SYSTEM).to_content()
+        content[FIELD] = (fields or BinFields(kind=Kind.SYSTEM)).to_content()
         self.store.enqueue(db, room, content)
 
     def queue_recent_for(
@@ -327,7 +358,14 @@ class BroadcastRunner:
             room = self.store.wijk_room(b.wijk, "wijk")
             if room is not None:
                 text = i18n.t("broadcast.started", self._lang, label=b.label, count=len(members))
-                self.broadcasts._say(db, room, text)
+                fields = BinFields(
+                    kind=Kind.SYSTEM,
+                    wijk=b.wijk,
+                    report=b.label,
+                    phase="sending",
+                    recipients=len(members),
+                )
+                self.broadcasts._say(db, room, text, fields)
 
     async def _deliver(self, client: nio.AsyncClient, b: Broadcast) -> None:
         self._materialise(b)
@@ -351,7 +389,15 @@ class BroadcastRunner:
                 text = i18n.t(
                     "broadcast.done", self._lang, label=b.label, delivered=delivered, total=total
                 )
-                self.broadcasts._say(db, room, text)
+                fields = BinFields(
+                    kind=Kind.SYSTEM,
+                    wijk=b.wijk,
+                    report=b.label,
+                    phase="done",
+                    delivered=delivered,
+                    total=total,
+                )
+                self.broadcasts._say(db, room, text, fields)
         if delivered < total:
             log.warning("a broadcast reached %d of %d members", delivered, total)
 

@@ -18,6 +18,11 @@ Version history:
         message where a member chose to be known in a conversation.
         Also added (issue 4): `urgent` (true on a member's report or message that looks
         urgent; the member was told to call 112 / 0900-8844).
+        Also added (issue 5): on the bot's notices about a broadcast in the wijk room,
+        `report` (W-0001), `wijk`, `phase` (preview, refused, confirmed, cancelled, sending,
+        done), `recipients`, `delivered` and `total`, `undo_seconds`; on the desk
+        announcement of a block or unblock, `blocked` (whether the member behind the report
+        is blocked now). The client needs no sentence of the bot to know these.
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ class Status(StrEnum):
     FORWARDED = "doorgestuurd"
     CLOSED = "afgehandeld"
 
+
+BROADCAST_PHASES = ("preview", "refused", "confirmed", "cancelled", "sending", "done")
+"""The steps of a broadcast the bot announces in the wijk room (`phase`)."""
 
 REPORT_ID_RE = re.compile(r"^M-(\d{4,})$")
 
@@ -120,6 +128,12 @@ _OPTIONAL = (
     "handler",
     "note",
     "urgent",
+    "phase",
+    "recipients",
+    "delivered",
+    "total",
+    "undo_seconds",
+    "blocked",
 )
 
 
@@ -157,6 +171,19 @@ class BinFields:
     """Only with `revealed`: the member's Matrix user id, posted at the member's request."""
     urgent: bool | None = None
     """A member's words that look urgent (fire, injured, in progress …): flag it to the desk."""
+    phase: str | None = None
+    """On a broadcast notice in the wijk room: one of `BROADCAST_PHASES`."""
+    recipients: int | None = None
+    """On a broadcast's preview and start: how many members it goes to."""
+    delivered: int | None = None
+    """On a finished broadcast: how many members it reached ..."""
+    total: int | None = None
+    """... of how many."""
+    undo_seconds: int | None = None
+    """On a confirmed broadcast: how long `!stop` can still hold it back."""
+    blocked: bool | None = None
+    """On the desk announcement of a block or unblock: the member behind the report is
+    blocked now (True) or not (False). Never who the member is."""
     version: int = PROTOCOL_VERSION
 
     def to_content(self) -> dict[str, Any]:
@@ -216,5 +243,11 @@ class BinFields:
             category=text("category"),
             handler=text("handler"),
             note=text("note"),
+            phase=text("phase"),
+            recipients=number("recipients"),
+            delivered=number("delivered"),
+            total=number("total"),
+            undo_seconds=number("undo_seconds"),
+            blocked=raw.get("blocked") if isinstance(raw.get("blocked"), bool) else None,
             version=version,
         )

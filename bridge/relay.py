@@ -660,11 +660,20 @@ class Relay:
         return None
 
     def _desk_system(
-        self, db: sqlite3.Connection, desk: str, conversation: Conversation, text: str
+        self,
+        db: sqlite3.Connection,
+        desk: str,
+        conversation: Conversation,
+        text: str,
+        *,
+        blocked: bool | None = None,
     ) -> None:
         content = anonymise.plain_content(text, msgtype="m.notice")
         content[FIELD] = BinFields(
-            kind=Kind.SYSTEM, wijk=conversation.wijk, report=report_id(conversation.number)
+            kind=Kind.SYSTEM,
+            wijk=conversation.wijk,
+            report=report_id(conversation.number),
+            blocked=blocked,
         ).to_content()
         self.store.enqueue(db, desk, content, conversation_id=conversation.id, in_thread=True)
 
@@ -881,14 +890,14 @@ class Relay:
             self.store.block(db, conversation.member_key, wijk.slug, msg.ts, msg.ts + retention)
             if member is not None:
                 self._notice(db, member, "blocked", wijk=wijk.name)
-            key = "desk.blocked"
+            key, blocked = "desk.blocked", True
         elif self.store.unblock(db, conversation.member_key, wijk.slug):
             if member is not None:
                 self._notice(db, member, "unblocked", wijk=wijk.name)
-            key = "desk.unblocked"
+            key, blocked = "desk.unblocked", False
         else:
-            key = "desk.not_blocked"
-        self._desk_system(db, desk, conversation, i18n.t(key, lang, report=label))
+            key, blocked = "desk.not_blocked", False
+        self._desk_system(db, desk, conversation, i18n.t(key, lang, report=label), blocked=blocked)
 
     def _desk_notice(
         self, db: sqlite3.Connection, desk: str, wijk: WijkSettings, text: str

@@ -373,7 +373,9 @@ class DeskScreen(Screen[None]):
 
         title = t("action.block.title", report=report.report)
         explain = t("action.block.explain")
-        self.app.push_screen(ChoiceScreen(t, title, options, explain=explain), chosen)
+        current = "unblock" if report.blocked else None
+        screen = ChoiceScreen(t, title, options, current=current, explain=explain)
+        self.app.push_screen(screen, chosen)
 
     def action_search(self) -> None:
         """Show the search field and type in it; Enter goes back to the list."""

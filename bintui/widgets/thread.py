@@ -125,6 +125,8 @@ def report_title(report: Report, i18n: I18n) -> Text:
     """The line above a thread: '⚠ DRINGEND? · Reactie op W-0001 · M-0001 · Blauwe Reiger ·
     nieuw · oost · inbraak · door anna' (flags and extras only when they apply)."""
     title = Text()
+    if report.blocked:
+        title.append(i18n("thread.blocked") + " · ", style="bold")
     if report.urgent:
         title.append(i18n("thread.urgent") + " · ", style="bold red")
     if report.reaction_to:

@@ -248,6 +248,20 @@ def test_a_system_message_without_a_status_does_not_reset_the_state() -> None:
     assert (report.status, report.category) == ("in behandeling", "inbraak")
 
 
+def test_the_block_flag_follows_the_bots_latest_block_or_unblock_announcement() -> None:
+    book = ReportBook()
+    book.add(root_event())
+    assert not book.reports()[0].blocked
+    book.add(announcement("$b1", 110, status=None, blocked=True))
+    book.add(announcement("$s1", 115, status=Status.IN_PROGRESS))  # a status leaves it alone
+    assert book.reports()[0].blocked
+    forged = BinFields(kind=Kind.SYSTEM, report="M-0001", blocked=False)
+    book.add(in_thread("$x", ANNA, "!deblokkeer M-0001", ts=118, fields=forged))
+    assert book.reports()[0].blocked  # only the bot's word counts
+    book.add(announcement("$b2", 120, status=None, blocked=False))
+    assert not book.reports()[0].blocked
+
+
 def test_urgent_messages_flag_the_report_and_a_reaction_says_to_which_broadcast() -> None:
     book = ReportBook()
     book.add(root_event(reaction_to="W-0003"))

@@ -169,3 +169,23 @@ def test_leaving_a_room_forgets_what_came_from_it() -> None:
     assert book.forget_room(WIJK)
     assert book.broadcasts() == []
     assert [w.wijk for w in book.wijken()] == [None]
+
+
+def test_the_steps_and_counts_of_a_broadcast_come_from_the_bots_fields() -> None:
+    """With the bot's `phase` and count fields, no sentence of the bot needs to be read."""
+    book = named_book()
+    book.add(event("$p", WIJK, preview("W-0001", TEXT, 42), 10))
+    steps: list[tuple[dict[str, Any], str]] = [
+        ({"phase": "confirmed", "undo_seconds": 30}, "confirmed"),
+        ({"phase": "sending", "recipients": 42}, "sending"),
+        ({"phase": "done", "delivered": 41, "total": 42}, "done"),
+    ]
+    for ts, (values, phase) in enumerate(steps, start=11):
+        notice = say("(een zin die de client niet hoeft te lezen)", report="W-0001", **values)
+        assert book.add(event(f"${phase}", WIJK, notice, ts))
+        assert book.broadcasts()[0].phase == phase
+    (b,) = book.broadcasts()
+    assert (b.undo_seconds, b.delivered, b.total, b.recipients) == (30.0, 41, 42, 42)
+    lie = say("W-0001: afgeleverd aan 42 van 42 leden.", report="W-0001", phase="nonsense")
+    assert not book.add(event("$x", WIJK, lie, 20))  # an unknown phase is not guessed at
+    assert (book.broadcasts()[0].delivered, book.broadcasts()[0].total) == (41, 42)

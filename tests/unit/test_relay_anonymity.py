@@ -203,6 +203,30 @@ def test_a_block_covers_later_conversations_until_it_is_lifted(world: World) -> 
     assert len(world.desk(world.send_all())) == 1
 
 
+def test_the_desk_is_told_in_a_field_whether_the_member_behind_a_report_is_blocked(
+    world: World,
+) -> None:
+    world.say("@lid:hs", "Scheldpartij")
+    world.send_all()
+
+    def announced(text: str) -> dict[str, object]:
+        (desk,) = [s for s in _desk_command(world, text) if s.room_id == DESK]
+        fields = desk.content[FIELD]
+        assert isinstance(fields, dict)
+        assert "@lid:hs" not in str(desk.content)  # who it is never crosses
+        return fields
+
+    assert announced("!blokkeer M-0001") | {"v": 0} == {
+        "v": 0,
+        "kind": "system",
+        "wijk": "oost",
+        "report": "M-0001",
+        "blocked": True,
+    }
+    assert announced("!deblokkeer M-0001")["blocked"] is False
+    assert announced("!deblokkeer M-0001")["blocked"] is False  # was not blocked: still False
+
+
 def test_a_block_survives_leaving_and_joining_again(world: World) -> None:
     world.say("@lid:hs", "Scheldpartij")
     world.send_all()

@@ -215,6 +215,12 @@ def test_report_numbers_start_at_one(number: int) -> None:
         BinFields(kind=Kind.ANSWER, report="M-0002", text="Dank je"),
         BinFields(kind=Kind.SYSTEM, wijk="west", status=Status.CLOSED),
         BinFields(kind=Kind.MEMBER_MESSAGE, wijk="oost", report="M-0003", pseudonym="Rode Vos"),
+        BinFields(kind=Kind.SYSTEM, wijk="oost", report="M-0003", blocked=False),
+        BinFields(
+            kind=Kind.SYSTEM, wijk="oost", report="W-0002", phase="done", delivered=9, total=10
+        ),
+        BinFields(kind=Kind.SYSTEM, report="W-0002", phase="confirmed", undo_seconds=30),
+        BinFields(kind=Kind.SYSTEM, report="W-0002", phase="sending", recipients=10),
     ],
 )
 def test_bin_fields_survive_a_round_trip_through_event_content(fields: BinFields) -> None:

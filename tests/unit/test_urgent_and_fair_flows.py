@@ -143,3 +143,29 @@ def test_a_rewritten_broadcast_goes_with_a_plain_ja(bridge: Bridge) -> None:
     assert "afkomst" not in body(preview)
     [confirmed] = bridge.command("!ja")
     assert "W-0002 gaat over" in body(confirmed)
+
+
+def test_each_step_of_a_broadcast_carries_its_phase_and_counts_in_fields(bridge: Bridge) -> None:
+    """The client reads the preview, refusal, confirmation and cancellation from fields."""
+
+    def fields(send: PendingSend) -> dict[str, object]:
+        value = send.content[FIELD]
+        assert isinstance(value, dict)
+        return {k: v for k, v in value.items() if k not in ("v", "kind", "text")}
+
+    [preview] = bridge.command("!publiceer Let op: een donkere man probeert deuren")
+    assert fields(preview) == {
+        "wijk": "oost",
+        "report": "W-0001",
+        "phase": "preview",
+        "recipients": 1,
+    }
+    [refused] = bridge.command("!ja")
+    assert fields(refused) == {"wijk": "oost", "report": "W-0001", "phase": "refused"}
+    [confirmed] = bridge.command("!ja zeker")
+    assert fields(confirmed)["phase"] == "confirmed"
+    assert isinstance(fields(confirmed)["undo_seconds"], int)
+    [cancelled] = bridge.command("!stop")
+    assert fields(cancelled) == {"wijk": "oost", "report": "W-0001", "phase": "cancelled"}
+    [usage] = bridge.command("!publiceer")
+    assert fields(usage) == {}  # a plain notice: no broadcast to speak of
