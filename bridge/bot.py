@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import time
 import urllib.parse
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 
 import nio
 
-from bridge import forget, i18n, media, provision, purge, retention
+from bridge import forget, i18n, keys, media, provision, purge, retention
 from bridge.broadcasts import BroadcastRunner
 from bridge.crosssign import ensure_cross_signing
 from bridge.matrix import connect, content_of, write_private_file
@@ -33,6 +34,7 @@ from bridge.relay import Inbound, Relay, RelayedImage
 from bridge.retention import REDACT
 from bridge.settings import BridgeSettings
 from bridge.store import REDACTION, PendingSend, Store
+from bridge.store import Member as StoredMember
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ looked for among the bot's own recent events."""
 SECRET_FILE = "secret.key"
 ESCALATION_CHECK_S = 300
 UNDECRYPTABLE_GIVE_UP_S = 7 * 86400
+RETRY_BASE_S = 0.25
+RETRY_MAX_S = 2.0
+"""Between two attempts at an event whose handling failed: 0.25 s, 0.5 s, ... at most 2 s."""
 STATUS_FILE = "status.json"
 # A generous timeline per room and sync; a longer backlog is fetched page by page (`_gap`).
 SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
@@ -102,6 +107,13 @@ class Bridge:
         self.hung_syncs = 0
         self.sync_failures = 0
         """Consecutive failed syncs (0 while the homeserver answers)."""
+        self.one_time_keys: int | None = None
+        """The homeserver's count of the bot's unclaimed one-time keys at the last sync."""
+        self.fallback_keys_uploaded = 0
+        self.event_retries = 0
+        self.resend_questions = 0
+        """Members asked to send again what could not be decrypted (since the start)."""
+        """Failed attempts at handling an event that were tried again (since the start)."""
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -135,7 +147,7 @@ class Bridge:
         first = await client.sync(timeout=0, full_state=True, since=since, sync_filter=SYNC_FILTER)
         if not isinstance(first, nio.SyncResponse):
             raise RuntimeError(f"the first sync failed: {first.message}")
-        await self._maintain_keys(client)
+        await self._maintain_keys(client, first)
         await ensure_cross_signing(client, self.settings.bot.key_file)
         await self._set_display_name(client)
         report = await provision.reconcile(client, self.settings, self.store)
@@ -186,13 +198,23 @@ class Bridge:
         ends, not when the next event happens to arrive."""
         waiting = [
             t
-            for t in (self.relay.broadcasts.next_due_at(), self.store.next_delayed_send())
+            for t in (
+                self.relay.broadcasts.next_due_at(),
+                self.store.next_delayed_send(),
+                self._next_resend_question(),
+            )
             if t is not None
         ]
         due = min(waiting) if waiting else None
         if due is None:
             return SYNC_TIMEOUT_MS
         return max(0, min(SYNC_TIMEOUT_MS, int((due - time.time()) * 1000) + 50))
+
+    def _next_resend_question(self) -> float | None:
+        oldest = self.store.next_undecrypted_question()
+        if oldest is None:
+            return None
+        return oldest + self.settings.relay.undecryptable_ask_after_seconds
 
     async def _sync_once(self, client: nio.AsyncClient, wait_ms: int) -> None:
         since = self.store.sync_token
@@ -206,7 +228,7 @@ class Bridge:
             raise ConnectionError("the sync hung; cancelled by the watchdog") from None
         if not isinstance(response, nio.SyncResponse):
             raise ConnectionError(f"sync failed: {getattr(response, 'status_code', '?')}")
-        await self._maintain_keys(client)
+        await self._maintain_keys(client, response)
         await self._handle_batch(client, response, since)
 
     async def _handle_batch(
@@ -335,9 +357,14 @@ class Bridge:
         log.error("error %s while handling an event: %s", ref, type(exc).__name__)
         return ref
 
-    async def _maintain_keys(self, client: nio.AsyncClient) -> None:
+    async def _maintain_keys(self, client: nio.AsyncClient, response: nio.SyncResponse) -> None:
+        count = keys.note_key_count(client, response)
+        if count is not None:
+            self.one_time_keys = count
         if client.should_upload_keys:
             await client.keys_upload()
+        if await keys.keep_fallback_key(client, self.store, exhausted=count == 0):
+            self.fallback_keys_uploaded += 1
         if client.should_query_keys:
             before = _known_devices(client)
             await client.keys_query()
@@ -443,48 +470,35 @@ class Bridge:
         image = None
         if member is not None and self.relay.member_key(sender) == member.member_key:
             image = await self._member_image(member, event)
-        try:
-            # Sends get transaction ids derived from this event: handling it again (after a
-            # restore) repeats the same ids, and the homeserver de-duplicates them.
-            with self.store.caused_by(digest), self.store.transaction() as db:
-                if member is not None:
-                    if self.relay.member_key(sender) != member.member_key:
-                        pass  # only the member and the bot belong in a private room
-                    elif isinstance(event, nio.RoomMemberEvent):
-                        if event.membership == "join" and not member.welcomed:
-                            self.relay.welcome(db, member)
-                    elif _redacts(event) is not None:
-                        redacts = str(_redacts(event))
-                        self.relay.handle_member_redaction(db, member, sender, redacts)
-                    elif _is_live_location(event):
-                        self.relay.handle_member_live_location(db, member)
-                    elif _is_message(event):
-                        self.relay.handle_member_message(db, member, self._inbound(event, image))
-                elif role is not None and role[1] == "desk" and _redacts(event) is not None:
-                    wijk = self.settings.wijk(role[0])
-                    if wijk is not None:
-                        redacts = str(_redacts(event))
-                        self.relay.handle_desk_redaction(db, wijk, sender, redacts)
-                elif role is not None and role[1] == "desk" and _is_message(event):
-                    wijk = self.settings.wijk(role[0])
-                    if wijk is not None:
-                        self.relay.handle_desk_message(db, wijk, self._inbound(event))
-                elif role is not None and role[1] == "police" and _is_message(event):
-                    wijk = self.settings.wijk(role[0])
-                    if wijk is not None:
-                        self.relay.handle_police_message(db, wijk, self._inbound(event))
-                elif role is not None and role[1] == "wijk" and _is_message(event):
-                    wijk = self.settings.wijk(role[0])
-                    if wijk is not None:
-                        self.relay.handle_wijk_message(db, wijk, self._inbound(event))
-                self.store.mark_handled(db, digest)
-        except Exception as exc:
-            ref = self._record_error(exc)
-            # Skip this event for good, and tell the member, so one bad event cannot loop.
-            with self.store.transaction() as db:
-                self.store.mark_handled(db, digest)
-                if member is not None and self.relay.member_key(sender) == member.member_key:
-                    self.relay._notice(db, member, "internal_error", ref=ref)
+        attempts = self.settings.relay.failing_event_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                # Sends get transaction ids derived from this event: handling it again (after a
+                # restore, or a failed attempt) repeats the same ids, and the homeserver
+                # de-duplicates them.
+                with self.store.caused_by(digest), self.store.transaction() as db:
+                    self._handle(db, member, role, sender, event, image)
+                    self.store.mark_handled(db, digest)
+                break
+            except Exception as exc:  # rolled back: the next attempt starts clean
+                if attempt < attempts:
+                    self.event_retries += 1
+                    log.warning(
+                        "handling an event failed (%s), attempt %d of %d; trying again",
+                        type(exc).__name__,
+                        attempt,
+                        attempts,
+                    )
+                    await asyncio.sleep(min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S))
+                    continue
+                ref = self._record_error(exc)
+                log.error("error %s: event skipped after %d failed attempts", ref, attempts)
+                # Skip this event for good, and tell the member, so one bad event cannot loop.
+                with self.store.transaction() as db:
+                    self.store.mark_handled(db, digest)
+                    self.store.count_skipped(db)
+                    if member is not None and self.relay.member_key(sender) == member.member_key:
+                        self.relay._notice(db, member, "internal_error", ref=ref)
         if self.client is not None:
             if member is not None and self.relay.member_key(sender) == member.member_key:
                 # Handled (or given up on) for good: forget the key that could open it again.
@@ -498,6 +512,47 @@ class Bridge:
                         with contextlib.suppress(Exception):  # logged inside; never fatal
                             await self.purger.media(original)
             await self._flush_outbox(self.client)
+
+    def _handle(
+        self,
+        db: sqlite3.Connection,
+        member: StoredMember | None,
+        role: tuple[str, str] | None,
+        sender: str,
+        event: Any,
+        image: RelayedImage | None,
+    ) -> None:
+        """One event's effects, inside its transaction (a failure rolls all of them back)."""
+        if member is not None:
+            if self.relay.member_key(sender) != member.member_key:
+                pass  # only the member and the bot belong in a private room
+            elif isinstance(event, nio.RoomMemberEvent):
+                if event.membership == "join" and not member.welcomed:
+                    self.relay.welcome(db, member)
+            elif _redacts(event) is not None:
+                redacts = str(_redacts(event))
+                self.relay.handle_member_redaction(db, member, sender, redacts)
+            elif _is_live_location(event):
+                self.relay.handle_member_live_location(db, member)
+            elif _is_message(event):
+                self.relay.handle_member_message(db, member, self._inbound(event, image))
+        elif role is not None and role[1] == "desk" and _redacts(event) is not None:
+            wijk = self.settings.wijk(role[0])
+            if wijk is not None:
+                redacts = str(_redacts(event))
+                self.relay.handle_desk_redaction(db, wijk, sender, redacts)
+        elif role is not None and role[1] == "desk" and _is_message(event):
+            wijk = self.settings.wijk(role[0])
+            if wijk is not None:
+                self.relay.handle_desk_message(db, wijk, self._inbound(event))
+        elif role is not None and role[1] == "police" and _is_message(event):
+            wijk = self.settings.wijk(role[0])
+            if wijk is not None:
+                self.relay.handle_police_message(db, wijk, self._inbound(event))
+        elif role is not None and role[1] == "wijk" and _is_message(event):
+            wijk = self.settings.wijk(role[0])
+            if wijk is not None:
+                self.relay.handle_wijk_message(db, wijk, self._inbound(event))
 
     async def _member_image(self, member: Any, event: Any) -> RelayedImage | None:
         """Run a member's photo through the media pipeline, before its transaction (C04).
@@ -552,6 +607,26 @@ class Bridge:
                 continue
             await self._isolated(self._dispatch(room_id, decrypted))
             self.store.forget_undecrypted(event.event_id)
+        self._ask_to_resend()
+
+    def _ask_to_resend(self) -> None:
+        """Case C13: a member whose message stayed unreadable too long is asked to send it
+        again — once for everything of theirs that is waiting, in the same transaction that
+        records the question, so a restart never asks twice."""
+        now = time.time()
+        ask_after = self.settings.relay.undecryptable_ask_after_seconds
+        due = self.store.unasked_undecrypted(now - ask_after)
+        for room_id in dict.fromkeys(room for room, _ in due):
+            member = self.store.member_by_room(room_id)
+            senders = {sender for room, sender in due if room == room_id}
+            with self.store.transaction() as db:
+                self.store.mark_undecrypted_asked(db, room_id, now)
+                if member is not None and any(
+                    self.relay.member_key(s) == member.member_key for s in senders
+                ):
+                    self.relay._notice(db, member, "undecryptable.resend")
+                    self.resend_questions += 1
+                    log.info("a member was asked to send again what could not be decrypted")
 
     # --- outbound ---------------------------------------------------------------------
 
@@ -671,6 +746,11 @@ class Bridge:
             "outbox": outbox,
             "undecrypted": undecrypted,
             "errors": self.errors,
+            "skipped_events": self.store.skipped_events,
+            "event_retries": self.event_retries,
+            "resend_questions": self.resend_questions,
+            "one_time_keys": self.one_time_keys,
+            "fallback_keys_uploaded": self.fallback_keys_uploaded,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
             "wijken": {

@@ -265,6 +265,13 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Something went wrong on my side (reference {ref}); your message has not been "
         "forwarded yet. Please try again in a few minutes. " + _URGENT_EN,
     },
+    "undecryptable.resend": {
+        "nl": "Een bericht dat je me stuurde kan ik niet lezen: je app heeft de sleutel om het "
+        "te ontcijferen niet met mij gedeeld. Het is dus nog niet doorgestuurd. Wil je het "
+        "nog een keer sturen? " + _URGENT_NL,
+        "en": "I cannot read a message you sent me: your app did not share the key to decrypt "
+        "it with me, so it has not been forwarded yet. Would you send it again? " + _URGENT_EN,
+    },
     # --- commands -----------------------------------------------------------------------
     "unknown_command": {
         "nl": "Het commando !{word} ken ik niet. Typ !hulp voor wat je kunt doen.",

@@ -177,6 +177,13 @@ class RelaySettings(BaseModel):
     """A report without a first answer for this long is put before the reserve coordinator."""
     broadcast_concurrency: int = 8
     """How many member rooms a broadcast sends to at once (SQLite Synapse gains little above 8)."""
+    undecryptable_ask_after_seconds: float = Field(default=3600, gt=0)
+    """A member's message that the bot still cannot decrypt after this long (its room key never
+    arrived, case C13) gets one notice asking the member to send it again. The message is kept
+    and still relayed if the key comes later."""
+    failing_event_attempts: int = Field(default=3, ge=1)
+    """How often the bot tries to handle one event that keeps failing before it skips it for
+    good (logged without content, counted in the status file, and the member is told)."""
 
 
 class SignupSettings(BaseModel):

@@ -182,6 +182,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN not_before REAL;
     """,
+    # 11: when the member was asked to send an undecryptable message again (case C13), so
+    # the question is asked once, across restarts too.
+    """
+    ALTER TABLE undecrypted ADD COLUMN asked_at REAL;
+    """,
 )
 
 REDACTION = "m.room.redaction"
@@ -712,6 +717,31 @@ class Store:
         rows = self._db.execute("SELECT room_id, event FROM undecrypted ORDER BY received_at")
         return [(str(r[0]), json.loads(r[1])) for r in rows]
 
+    def unasked_undecrypted(self, received_before: float) -> list[tuple[str, str]]:
+        """(room id, sender) of events still waiting since before `received_before` whose
+        member has not been asked to send them again."""
+        rows = self._db.execute(
+            "SELECT room_id, event FROM undecrypted WHERE asked_at IS NULL AND received_at<=? "
+            "ORDER BY received_at",
+            (received_before,),
+        )
+        return [(str(r[0]), str(json.loads(r[1]).get("sender"))) for r in rows]
+
+    def next_undecrypted_question(self) -> float | None:
+        """When the oldest unasked waiting event was received, if any is waiting."""
+        row = self._db.execute(
+            "SELECT MIN(received_at) FROM undecrypted WHERE asked_at IS NULL"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def mark_undecrypted_asked(self, db: sqlite3.Connection, room_id: str, now: float) -> int:
+        """Every event of the room still waiting counts as asked about (one question a burst)."""
+        cursor = db.execute(
+            "UPDATE undecrypted SET asked_at=? WHERE room_id=? AND asked_at IS NULL",
+            (now, room_id),
+        )
+        return cursor.rowcount
+
     def forget_undecrypted(self, event_id: str) -> None:
         """The event was decrypted and handled (or given up on)."""
         with self.transaction() as db:
@@ -735,6 +765,20 @@ class Store:
         """The bot left a member-created DM."""
         with self.transaction() as db:
             db.execute("DELETE FROM legacy_dms WHERE room_id=?", (room_id,))
+
+    # --- events skipped after failing repeatedly ----------------------------------------
+
+    @property
+    def skipped_events(self) -> int:
+        """How many events were skipped for good because handling them kept failing."""
+        return int(self.get_meta("skipped_events") or 0)
+
+    def count_skipped(self, db: sqlite3.Connection) -> None:
+        """One more event skipped (inside the transaction that marks it handled)."""
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES('skipped_events', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER) + 1"
+        )
 
     def drop_send(self, send: PendingSend) -> None:
         """Give up on a send the homeserver refused for good (e.g. the room is gone)."""

@@ -6,6 +6,7 @@ import logging
 import re
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import nio
 import pytest
 
 from bridge.homeserver import EmbeddedHomeserver
+from bridge.leakscan import MemberTrace, assert_no_leaks
 from bridge.logs import NOISY_LOGGERS, mask, setup_logging
 from bridge.relay import Inbound, Relay
 from bridge.store import Member as StoredMember
@@ -66,24 +68,33 @@ async def send_raw_encrypted(member: Member, payload: dict[str, Any]) -> None:
     assert status == 200, body
 
 
-async def test_an_exception_while_handling_one_message_is_logged_without_content_and_answered(
+async def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_skipped(
     homeserver: EmbeddedHomeserver,
     make_account: MakeAccount,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """BOEM fails every time: 3 attempts, then skipped, answered once and counted; WANKEL
+    fails twice and then goes through: relayed exactly once, no apology; the loop relays on."""
     original = Relay.handle_member_message
+    calls: Counter[str] = Counter()
 
     def exploding(relay: Relay, db: sqlite3.Connection, member: StoredMember, msg: Inbound) -> None:
-        if "BOEM" in str(msg.content.get("body")):
-            raise RuntimeError(f"kapot bij {msg.content['body']} van {msg.sender}")
+        body = str(msg.content.get("body"))
+        word = next((w for w in ("BOEM", "WANKEL") if w in body), None)
+        if word is not None:
+            calls[word] += 1
+            if word == "BOEM" or calls[word] <= 2:
+                raise RuntimeError(f"kapot bij {msg.content['body']} van {msg.sender}")
         original(relay, db, member, msg)
 
     monkeypatch.setattr(Relay, "handle_member_message", exploding)
     caplog.set_level(logging.INFO)
     async with running_world(homeserver, make_account, tmp_path) as world:
+        assert world.settings.relay.failing_event_attempts == 3  # the default
         member = await world.signed_up_member(make_account, "oost")
+        private = member.private_room
 
         apology = await answer_to(
             member, {"msgtype": "m.text", "body": "BOEM geheim adres 12"}, "referentie"
@@ -93,21 +104,54 @@ async def test_an_exception_while_handling_one_message_is_logged_without_content
         assert "ging bij mij iets mis" in apology.body
         assert "112" in apology.body
         ref = match.group(1)
+        assert calls["BOEM"] == 3
 
-        await member.user.say(member.private_room, "Daarna gewoon een melding")
+        await member.user.say(private, "WANKEL maar het lukt wel")
+        await member.user.say(private, "Daarna gewoon een melding")
         await world.coordinator("oost").wait_for(
-            lambda: desk_texts(world) == ["Daarna gewoon een melding"], what="the next report"
+            lambda: desk_texts(world) == ["WANKEL maar het lukt wel", "Daarna gewoon een melding"],
+            what="the wobbly and the next report",
         )
+        for _ in range(3):  # a duplicate, or a second apology, would arrive now
+            await member.user.sync(wait_ms=300)
+            await world.coordinator("oost").sync(wait_ms=300)
+        assert calls == Counter({"BOEM": 3, "WANKEL": 3})
+        assert desk_texts(world) == ["WANKEL maar het lukt wel", "Daarna gewoon een melding"]
+        apologies = [e for e in member.user.in_room(private) if "referentie" in e.body]
+        assert len(apologies) == 1
         assert world.bot_running
-        assert world.bridge.errors == 1
+        status = world.bridge.status()
+        assert (status["skipped_events"], status["event_retries"], status["errors"]) == (1, 4, 1)
         assert world.bridge.last_error == "RuntimeError"
+
+        # The skip is for good and its count survives a restart: nothing is tried again.
+        await world.restart_bot()
+        await member.user.say(private, "Na de herstart")
+        await world.coordinator("oost").wait_for(
+            lambda: "Na de herstart" in desk_texts(world), what="the report after the restart"
+        )
+        assert calls == Counter({"BOEM": 3, "WANKEL": 3})
+        assert world.bridge.status()["skipped_events"] == 1
+
         logged = [r.getMessage() for r in caplog.records if r.name.startswith("bridge")]
         assert any(ref in line and "RuntimeError" in line for line in logged), logged
+        assert any(ref in line and "skipped after 3 failed attempts" in line for line in logged)
+        retries = [line for line in logged if "attempt" in line and "trying again" in line]
+        assert len(retries) == 4, retries
         everything = "\n".join(logged)  # the bot's own records (third-party: see below)
-        assert "BOEM" not in everything
-        assert "geheim adres" not in everything
-        assert member.user_id not in everything
+        for secret in ("BOEM", "WANKEL", "geheim adres", member.user_id, private):
+            assert secret not in everything
         assert [s for s in world.sent if "BOEM" in str(s.content)] == []
+        display = member.user.client.rooms[private].user_name(member.user_id)
+        trace = MemberTrace(
+            user_id=member.user_id,
+            display_name=display if display != member.user_id else None,
+            room_ids=[private, member.dm_room],
+            event_ids=[
+                e.event_id for e in member.user.in_room(private) if e.sender == member.user_id
+            ],
+        )
+        assert_no_leaks([s.content for s in world.sent if s.room_id != private], trace)
 
 
 async def test_malformed_member_events_get_an_answer_and_the_bot_keeps_relaying(
