@@ -3,6 +3,7 @@ against a baseline measured in the same run (issue 8).
 
     .venv/bin/python -m bench.run            # sizes 10, 100, 1000 (under 15 minutes)
     .venv/bin/python -m bench.run --quick    # sizes 10, 50: a smoke run of every figure
+    .venv/bin/python -m bench.run --only tui # bintui's figures alone (a one-member world)
 
 Starts a fresh embedded Synapse in a temporary directory, runs the bot as its own process,
 prints a table and writes bench/results/latest.json. BENCHMARKS.md explains every figure.
@@ -661,7 +662,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         args.synapse_dir = Path(tempfile.mkdtemp(prefix="bin-bench-synapse-", dir=TMPFS))
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
+        "mode": f"only {args.only}" if args.only else "quick" if args.quick else "full",
         "sizes": args.sizes,
         "machine": machine(),
         "load_avg_start": os.getloadavg(),
@@ -676,6 +677,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [str(s) for s in args.sizes]
     largest = max(args.sizes)
     try:
+        if args.only == "tui-nav":
+            return await client_only(args, root, results)
         world, pool = await build(args, root)
         results["setup_s"] = dict(world.setup)
 
@@ -691,7 +694,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.setdefault("phase_s", {})[name] = round(now() - t, 1)
             return value
 
-        lat = await phase("latency", latency(world, args.samples))
+        lat = None
+        if not args.only:
+            lat = await phase("latency", latency(world, args.samples))
         if lat:
             results.update({k: v for k, v in lat.items() if v is not None})
             log(
@@ -746,19 +751,36 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if world is not None:
             await world.close()
             world.homeserver.stop()
+    if "tui" in args.phases:
+        await navigation_phase(args, root, results)
+    return finish(args, root, results)
+
+
+async def client_only(
+    args: argparse.Namespace, root: Path, results: dict[str, Any]
+) -> dict[str, Any]:
+    """`--only tui-nav`: the navigation figures without a homeserver (it needs none)."""
+    await navigation_phase(args, root, results)
+    return finish(args, root, results)
+
+
+async def navigation_phase(args: argparse.Namespace, root: Path, results: dict[str, Any]) -> None:
     nav = None
     try:
-        if "tui" in args.phases:
-            nav = await client_navigation(root, args.reports, args.presses)
+        nav = await client_navigation(root, args.reports, args.presses)
     except Exception as exc:
         logging.exception("navigation failed")
         results["errors"].append(f"tui_navigation: {type(exc).__name__}: {exc}")
     if nav:
+        log(f"bintui navigation: { ({k: v for k, v in nav.items() if k != 'samples_ms'}) }")
         results["tui_nav_p95_ms"] = nav["nav_p95_ms"]
         results["tui_nav_p50_ms"] = nav["nav_p50_ms"]
         results["tui_rss_mb"] = nav["rss_mb"]
         results["tui_nav_reports"] = args.reports
         results["tui_nav_details"] = nav
+
+
+def finish(args: argparse.Namespace, root: Path, results: dict[str, Any]) -> dict[str, Any]:
     results["load_avg_end"] = os.getloadavg()
     results["total_s"] = round(now() - STARTED, 1)
     if args.keep:
@@ -843,6 +865,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="which phases after the latency one (default: fanout,restart,tui)",
     )
     parser.add_argument(
+        "--only",
+        choices=("tui", "tui-nav"),
+        help="tui: bintui's figures alone, over a world of one member and no latency phase; "
+        "tui-nav: navigation and memory only, without a homeserver",
+    )
+    parser.add_argument(
         "--trace-bot", action="store_true", help="time the bot's steps (bench.trace_bot)"
     )
     parser.add_argument(
@@ -853,11 +881,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.phases = set(args.phases.split(",")) if args.phases else set()
     default_sizes = "10,50" if args.quick else "10,100,1000"
+    if args.only:
+        args.phases = {"tui"}
+        default_sizes = "1"
     args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.samples = args.samples or (30 if args.quick else 100)
     args.presses = args.presses or (60 if args.quick else 120)
     args.tmpfs = not args.synapse_on_disk and os.path.isdir(TMPFS) and os.access(TMPFS, os.W_OK)
     name = "quick.json" if args.quick else "latest.json"
+    if args.only:
+        name = f"only-{args.only}.json"
     args.out = args.out or RESULTS / name
     return args
 
