@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -14,10 +16,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from . import commands
-from .gateway import ConnectionState, Gateway, LoginRequired, Report, RoomRole
+from .gateway import ConnectionState, Gateway, GatewayError, LoginRequired, Report, RoomRole
 from .i18n import I18n
 from .keys import help_sections
+from .media_view import CannotShow, default_folder, half_blocks, save_private
 from .safe_text import safe_line
+from .screens.actions import ChoiceScreen, ImageScreen
 from .screens.composer import ComposerScreen
 from .screens.desk import DeskScreen
 from .screens.help import HelpScreen
@@ -37,7 +41,20 @@ def matrix_gateway(settings: ClientSettings) -> Gateway:
     return MatrixGateway(settings)
 
 
-DESK_ACTIONS = ("claim", "status", "category", "forward", "block", "search", "filter", "sort")
+DESK_ACTIONS = (
+    "claim",
+    "status",
+    "category",
+    "forward",
+    "block",
+    "view_image",
+    "save_image",
+    "search",
+    "filter",
+    "sort",
+)
+DRAFT_SAVE_SECONDS = 20.0
+"""How often unsent answers are written (encrypted) to disk, besides on exit and after a send."""
 """Desk actions offered in the command palette (each has `command.<name>.title/help`)."""
 
 
@@ -57,6 +74,7 @@ class BinTuiApp(App[None]):
         Binding("f4", "show_composer", "Wijkbericht", id="app.composer"),
         Binding("f5", "show_overview", "Overzicht", id="app.overview"),
         Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect"),
+        Binding("f9", "logout", "Uitloggen", id="app.logout", show=False),
     ]
 
     class GatewayChanged(Message):
@@ -88,11 +106,24 @@ class BinTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.title = self.i18n("app.title")
+        self.desk.media_folder = default_folder(self.settings.data_dir)
+        self.set_interval(DRAFT_SAVE_SECONDS, self._save_drafts)
         self.connect()
 
     async def on_unmount(self) -> None:
         if self.gateway is not None:
+            self._save_drafts()
             await self.gateway.close()
+
+    def _save_drafts(self) -> None:
+        """Write the unsent answers (encrypted, see bintui.local_cache); never fatal."""
+        gateway = self.gateway
+        if gateway is None:
+            return
+        try:
+            gateway.save_drafts(self.desk.drafts())
+        except OSError as exc:
+            self.notify(str(exc), title=self.i18n("error.title"), severity="error", markup=False)
 
     # -- network work, always in workers ----------------------------------------------
 
@@ -130,6 +161,7 @@ class BinTuiApp(App[None]):
                 raise  # shown by the one error handler below
             self._known = {r.root_event_id for r in gateway.reports()}
             self._refresh()
+            self.desk.restore_drafts(gateway.load_drafts())
             await self._settle_identity(gateway)
             return
 
@@ -171,6 +203,7 @@ class BinTuiApp(App[None]):
         finally:
             self._sending.discard(report.root_event_id)
         self.desk.reply_sent(report, text)
+        self._save_drafts()
         self.notify(self.i18n("desk.sent"), markup=False)
 
     @work(group="send", exit_on_error=False)
@@ -193,6 +226,50 @@ class BinTuiApp(App[None]):
             self.notify(self.i18n("desk.not_connected"), severity="warning", markup=False)
             return
         await gateway.send_to_room(wijk, role, text)
+
+    @work(group="media", exit_on_error=False)
+    async def show_or_save_image(self, request: DeskScreen.ImageRequested) -> None:
+        """Fetch a photo from the homeserver; save it (0600) or draw it in the terminal."""
+        t, gateway, file = self.i18n, self.gateway, request.item.file
+        if gateway is None or file is None:
+            self.notify(t("desk.not_connected"), severity="warning", markup=False)
+            return
+        if request.save_to is None and self.console.color_system is None:
+            self.notify(t("image.cannot_show"), severity="warning", markup=False, timeout=10)
+            return
+        data = await gateway.fetch_media(file)
+        if request.save_to is not None:
+            try:
+                path = await asyncio.to_thread(save_private, request.save_to, data)
+            except FileExistsError:
+                raise GatewayError(t("image.exists", path=str(request.save_to))) from None
+            except OSError as exc:
+                raise GatewayError(t("image.not_saved", reason=exc.strerror or "")) from None
+            self.notify(t("image.saved", path=str(path)), markup=False, timeout=10)
+            return
+        width, height = self.size
+        try:
+            picture = await asyncio.to_thread(half_blocks, data, width - 8, height - 8)
+        except CannotShow:
+            raise GatewayError(t("image.cannot_decode")) from None
+        title = Text(t("image.title", number=request.number) + " · ")
+        title.append_text(safe_line(request.report.report, style="bold"))
+        self.push_screen(ImageScreen(t, title, picture))
+
+    @work(group="logout", exclusive=True, exit_on_error=False)
+    async def logout(self) -> None:
+        """Log the device out on the homeserver, wipe what is kept locally, ask to log in."""
+        gateway = self.gateway
+        if gateway is None:
+            self.notify(self.i18n("desk.not_connected"), severity="warning", markup=False)
+            return
+        await gateway.logout()  # raises (and nothing is deleted) when the server refused
+        self.gateway = None
+        self.desk.forget_everything()
+        self._known = self._unread = None
+        self.settings = self.settings.model_copy(update={"password": None})
+        self.notify(self.i18n("logout.done"), markup=False, timeout=10)
+        self.connect()
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -218,11 +295,19 @@ class BinTuiApp(App[None]):
     @on(DeskScreen.ReportOpened)
     def _report_opened(self, event: DeskScreen.ReportOpened) -> None:
         self._opened = event.root_event_id
-        self._refresh()
+        shown = self.desk.current
+        # Only opening an unread report changes anything (it is marked read): moving through
+        # read ones must not cost a pass over every report.
+        if shown is None or shown.root_event_id != self._opened or shown.unread:
+            self._refresh()
 
     @on(DeskScreen.ReplyRequested)
     def _reply_requested(self, event: DeskScreen.ReplyRequested) -> None:
         self.send_reply(event.report, event.text)
+
+    @on(DeskScreen.ImageRequested)
+    def _image_requested(self, event: DeskScreen.ImageRequested) -> None:
+        self.show_or_save_image(event)
 
     @on(DeskScreen.CommandRequested)
     def _command_requested(self, event: DeskScreen.CommandRequested) -> None:
@@ -319,6 +404,18 @@ class BinTuiApp(App[None]):
         """Drop the connection and connect again."""
         self.connect()
 
+    def action_logout(self) -> None:
+        """After a confirmation: log this device out and delete its session and store."""
+        t = self.i18n
+        options = [("logout", t("logout.yes")), ("stay", t("logout.no"))]
+
+        def chosen(choice: str | None) -> None:
+            if choice == "logout":
+                self.logout()
+
+        screen = ChoiceScreen(t, t("logout.title"), options, explain=t("logout.explain"))
+        self.push_screen(screen, chosen)
+
     def action_show_desk(self) -> None:
         """Back to the desk (closing the police room, composer or overview)."""
         while len(self.screen_stack) > 1 and self.screen is not self.desk:
@@ -381,6 +478,7 @@ class BinTuiApp(App[None]):
         yield SystemCommand(
             t("binding.app.reconnect"), t("command.reconnect.help"), self.action_reconnect
         )
+        yield SystemCommand(t("binding.app.logout"), t("command.logout.help"), self.action_logout)
 
 
 def run_app(settings: ClientSettings) -> None:

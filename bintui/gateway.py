@@ -19,6 +19,20 @@ RoomRole = Literal["desk", "police", "wijk"]
 
 
 @dataclass(frozen=True, slots=True)
+class MediaFile:
+    """Where the bot's cleaned copy of a photo lives: encrypted, on the homeserver."""
+
+    url: str
+    """mxc:// address of the encrypted bytes (the bot's upload, never the member's)."""
+    key: str
+    """The AES key (JWK `k`, unpadded base64url)."""
+    iv: str
+    sha256: str
+    """The SHA-256 of the encrypted bytes (unpadded base64)."""
+    mimetype: str = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadItem:
     """One message in a report's thread, already attributed from structured data."""
 
@@ -42,6 +56,8 @@ class ThreadItem:
     """(part, parts) of a long text sent in parts."""
     media: str | None = None
     """'image' or 'location' when the message carries one (nl.bin `media`)."""
+    file: MediaFile | None = None
+    """For a photo: the bot's encrypted upload, to fetch from the homeserver on request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +87,17 @@ class Report:
     """The broadcast (W-0003) this report reacts to, if it is a reaction."""
     blocked: bool = False
     """The member behind it is blocked (from the bot's latest block/unblock announcement)."""
+    _last_ts: float | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def last_ts(self) -> float:
-        """Time of the latest activity in this report."""
-        return max((item.ts for item in self.items), default=self.opened_ts)
+        """Time of the latest activity in this report (worked out once: sorting ten thousand
+        reports asks for it again and again)."""
+        last = self._last_ts
+        if last is None:
+            last = max((item.ts for item in self.items), default=self.opened_ts)
+            object.__setattr__(self, "_last_ts", last)  # frozen: a cache, not a change
+        return last
 
     @property
     def first_answer_ts(self) -> float | None:
@@ -234,6 +256,20 @@ class Gateway(Protocol):
 
     async def restore_identity(self, recovery_key: str) -> Identity:
         """Sign this device with the identity whose keys the recovery key unlocks."""
+
+    async def fetch_media(self, file: MediaFile) -> bytes:
+        """The decrypted bytes of a photo, from the coordinator's own homeserver only;
+        raises GatewayError when it cannot be fetched or does not match its hash."""
+
+    def load_drafts(self) -> dict[str, str]:
+        """Unsent answers by report root, as kept (encrypted) from an earlier run."""
+
+    def save_drafts(self, drafts: dict[str, str]) -> None:
+        """Keep these unsent answers (encrypted at rest); an empty dict removes the file."""
+
+    async def logout(self) -> None:
+        """Log this device out on the homeserver, then delete the local session, encryption
+        store and cache; raises GatewayError (and deletes nothing) when the server refuses."""
 
     async def close(self) -> None:
         """Stop syncing and release the connection (the session stays for next time)."""

@@ -166,6 +166,67 @@ CATALOG: dict[str, dict[Language, str]] = {
     "error.title": {"nl": "Er ging iets mis", "en": "Something went wrong"},
     # Bindings, by binding id
     "binding.app.reconnect": {"nl": "Opnieuw verbinden", "en": "Reconnect"},
+    "binding.app.logout": {"nl": "Uitloggen", "en": "Log out"},
+    "binding.desk.view_image": {"nl": "Foto bekijken", "en": "View photo"},
+    "binding.desk.save_image": {"nl": "Foto opslaan", "en": "Save photo"},
+    "binding.image.close": {"nl": "Sluiten", "en": "Close"},
+    "command.view_image.title": {"nl": "Foto bekijken", "en": "View photo"},
+    "command.view_image.help": {
+        "nl": "De foto in deze melding in de terminal tonen (zoals de bot hem schoonmaakte)",
+        "en": "Show this report's photo in the terminal (as the bot cleaned it)",
+    },
+    "command.save_image.title": {"nl": "Foto opslaan", "en": "Save photo"},
+    "command.save_image.help": {
+        "nl": "De foto in deze melding opslaan in een bestand dat alleen jij kunt lezen",
+        "en": "Save this report's photo to a file only you can read",
+    },
+    "command.logout.help": {
+        "nl": "Dit apparaat afmelden bij de server en sessie, sleutels en concepten hier wissen",
+        "en": "Log this device out on the server and delete its session, keys and drafts here",
+    },
+    "logout.title": {"nl": "Uitloggen op dit apparaat?", "en": "Log out on this device?"},
+    "logout.explain": {
+        "nl": "Dit apparaat wordt bij de server afgemeld. Daarna worden hier de sessie, de "
+        "sleutels en je niet-verstuurde antwoorden gewist. Om weer in te loggen heb je je "
+        "wachtwoord en je herstelsleutel nodig.",
+        "en": "This device is logged out on the server. Then its session, keys and your "
+        "unsent answers are deleted here. To log in again you need your password and your "
+        "recovery key.",
+    },
+    "logout.yes": {"nl": "Uitloggen en wissen", "en": "Log out and delete"},
+    "logout.no": {"nl": "Ingelogd blijven", "en": "Stay logged in"},
+    "logout.done": {
+        "nl": "Uitgelogd; sessie en sleutels op dit apparaat zijn gewist.",
+        "en": "Logged out; the session and keys on this device are deleted.",
+    },
+    "image.none": {"nl": "Deze melding heeft geen foto.", "en": "This report has no photo."},
+    "image.which": {"nl": "Welke foto van {report}?", "en": "Which photo of {report}?"},
+    "image.choice": {"nl": "Foto {number} · {time}", "en": "Photo {number} · {time}"},
+    "image.title": {"nl": "Foto {number}", "en": "Photo {number}"},
+    "image.save_title": {
+        "nl": "Foto van {report} opslaan als",
+        "en": "Save the photo of {report} as",
+    },
+    "image.save_explain": {
+        "nl": "Alleen jij kunt het bestand lezen. De bot heeft de foto al schoongemaakt "
+        "(geen plaats, tijd of toestel). Verwijder hem als je hem niet meer nodig hebt.",
+        "en": "Only you can read the file. The bot already cleaned the photo (no place, time "
+        "or device). Delete it when you no longer need it.",
+    },
+    "image.saved": {"nl": "Foto opgeslagen: {path}", "en": "Photo saved: {path}"},
+    "image.exists": {
+        "nl": "Niet opgeslagen: {path} bestaat al. Kies een andere naam.",
+        "en": "Not saved: {path} already exists. Choose another name.",
+    },
+    "image.not_saved": {"nl": "Niet opgeslagen: {reason}", "en": "Not saved: {reason}"},
+    "image.cannot_show": {
+        "nl": "Deze terminal kan geen kleuren tonen, dus ook geen foto. Sla hem op met e.",
+        "en": "This terminal cannot show colours, so no photo either. Save it with e.",
+    },
+    "image.cannot_decode": {
+        "nl": "Deze foto kan niet getoond worden. Sla hem op met e.",
+        "en": "This photo cannot be shown. Save it with e.",
+    },
     "binding.desk.send": {"nl": "Versturen", "en": "Send"},
     "binding.desk.next_unread": {"nl": "Volgende nieuwe", "en": "Next unread"},
     "binding.desk.focus_list": {"nl": "Lijst", "en": "List"},

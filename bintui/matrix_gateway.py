@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -18,14 +19,18 @@ from aiohttp import ClientError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    DownloadResponse,
+    EncryptionError,
     JoinError,
     LocalProtocolError,
     LoginError,
+    LogoutError,
     MegolmEvent,
     RoomMessagesError,
     RoomSendError,
     SyncError,
 )
+from nio.crypto.attachments import decrypt_attachment
 
 from .gateway import (
     Broadcast,
@@ -33,6 +38,7 @@ from .gateway import (
     GatewayError,
     Identity,
     LoginRequired,
+    MediaFile,
     PoliceItem,
     Report,
     RoomRole,
@@ -41,6 +47,7 @@ from .gateway import (
     WijkStats,
 )
 from .identity import ensure_identity, restore_with_recovery_key
+from .local_cache import DRAFTS_FILE, DraftStore, new_key
 from .reports import THREAD, ReportBook, RoomEvent
 from .rooms import RoomBook
 from .settings import ClientSettings
@@ -55,6 +62,8 @@ BACKFILL_EVENTS = 1000
 """At start-up, how far back to read each joined room for older reports."""
 MAX_UNDECRYPTED = 500
 """Undecryptable events kept in memory to retry when their key arrives."""
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+"""A photo the bot cleaned is far smaller; anything larger is not fetched further."""
 NETWORK_ERRORS = (ClientError, OSError, TimeoutError)
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -67,6 +76,8 @@ class StoredSession:
     device_id: str
     access_token: str
     homeserver: str
+    cache_key: str = ""
+    """The key of the encrypted local cache (`bintui.local_cache`): it ends with the session."""
 
 
 def account_dir(data_dir: Path, user_id: str) -> Path:
@@ -91,6 +102,7 @@ def read_session(path: Path) -> StoredSession | None:
             device_id=str(data["device_id"]),
             access_token=str(data["access_token"]),
             homeserver=str(data.get("homeserver", "")),
+            cache_key=str(data.get("cache_key", "")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GatewayError(f"{path}: damaged session file ({type(exc).__name__})") from None
@@ -138,6 +150,7 @@ class MatrixGateway:
         self._on_change: Callable[[], None] = lambda: None
         self._undecrypted: OrderedDict[str, tuple[str, Any]] = OrderedDict()
         self._joining: set[str] = set()
+        self._drafts: DraftStore | None = None
 
     # -- Gateway API -----------------------------------------------------------------------
 
@@ -176,6 +189,7 @@ class MatrixGateway:
             await self.close()
             raise
         self._folder = folder
+        self._drafts = DraftStore(folder / DRAFTS_FILE, self._cache_key(folder))
         if first_done and self.settings.cross_signing:
             await self._ensure_identity()
         self._task = asyncio.create_task(self._sync_loop(full_state=not first_done))
@@ -200,6 +214,63 @@ class MatrixGateway:
         except NETWORK_ERRORS as exc:
             raise GatewayError(f"server unreachable ({describe(exc)})") from None
         return self.identity
+
+    @staticmethod
+    def _cache_key(folder: Path) -> str:
+        """The session's cache key; a session from before it existed gets one now."""
+        session = read_session(folder / SESSION_FILE)
+        assert session is not None  # start() has logged in by now
+        if not session.cache_key:
+            session = StoredSession(**{**asdict(session), "cache_key": new_key()})
+            write_session(folder / SESSION_FILE, session)
+        return session.cache_key
+
+    def load_drafts(self) -> dict[str, str]:
+        """Unsent answers from an earlier run (decrypted), if any."""
+        return self._drafts.load() if self._drafts is not None else {}
+
+    def save_drafts(self, drafts: dict[str, str]) -> None:
+        """Keep unsent answers encrypted at rest (see `bintui.local_cache`)."""
+        if self._drafts is not None:
+            self._drafts.save(drafts)
+
+    async def fetch_media(self, file: MediaFile) -> bytes:
+        """Download the bot's encrypted upload from our own homeserver and decrypt it."""
+        client = self._client
+        if client is None or not client.logged_in:
+            raise GatewayError("not connected")
+        own_server = client.user_id.split(":", 1)[1] if ":" in client.user_id else ""
+        if not file.url.startswith(f"mxc://{own_server}/"):
+            # Only the homeserver's own media: never a fetch that another server would see.
+            raise GatewayError("this photo is not stored on your own homeserver")
+        try:
+            response = await client.download(mxc=file.url, allow_remote=False)
+        except NETWORK_ERRORS as exc:
+            raise GatewayError(f"server unreachable ({describe(exc)})") from None
+        if not isinstance(response, DownloadResponse) or not isinstance(response.body, bytes):
+            raise GatewayError("the photo could not be downloaded")
+        if len(response.body) > MAX_MEDIA_BYTES:
+            raise GatewayError("the photo is larger than a cleaned photo can be")
+        try:
+            return bytes(decrypt_attachment(response.body, file.key, file.sha256, file.iv))
+        except (EncryptionError, ValueError, KeyError) as exc:
+            raise GatewayError(f"the photo could not be decrypted ({type(exc).__name__})") from None
+
+    async def logout(self) -> None:
+        """Log out on the homeserver, then remove this account's folder (session, store,
+        cross-signing keys, drafts). Nothing is deleted when the server did not log us out."""
+        client, folder = self._client, self._folder
+        if client is None or folder is None or not client.logged_in:
+            raise GatewayError("not connected: the device cannot be logged out now")
+        try:
+            response = await client.logout()
+        except NETWORK_ERRORS as exc:
+            raise GatewayError(f"not logged out, server unreachable ({describe(exc)})") from None
+        if isinstance(response, LogoutError) and response.status_code != "M_UNKNOWN_TOKEN":
+            raise GatewayError(f"not logged out: {response.message}")
+        await self.close()
+        self._drafts = None
+        shutil.rmtree(folder, ignore_errors=True)
 
     def reports(self) -> list[Report]:
         """All known reports, most recent activity first."""

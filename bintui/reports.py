@@ -31,7 +31,7 @@ from bridge import commands
 from bridge.anonymise import strip_reply_fallback
 from bridge.protocol import BinFields, Kind
 
-from .gateway import Report, Role, ThreadItem
+from .gateway import MediaFile, Report, Role, ThreadItem
 
 THREAD = "m.thread"
 UNKNOWN = "?"
@@ -64,6 +64,23 @@ def _body(content: Mapping[str, Any]) -> str:
     return body if isinstance(body, str) else ""
 
 
+def media_file(content: Mapping[str, Any]) -> MediaFile | None:
+    """The encrypted upload of an `m.image` the bot posted, if it is complete and mxc://."""
+    file = content.get("file")
+    if content.get("msgtype") != "m.image" or not isinstance(file, Mapping):
+        return None
+    url, key, iv, hashes = file.get("url"), file.get("key"), file.get("iv"), file.get("hashes")
+    if not (isinstance(url, str) and url.startswith("mxc://") and isinstance(iv, str)):
+        return None
+    k = key.get("k") if isinstance(key, Mapping) else None
+    sha = hashes.get("sha256") if isinstance(hashes, Mapping) else None
+    if not isinstance(k, str) or not isinstance(sha, str):
+        return None
+    info = content.get("info")
+    mimetype = info.get("mimetype") if isinstance(info, Mapping) else None
+    return MediaFile(url, k, iv, sha, mimetype if isinstance(mimetype, str) else "image/jpeg")
+
+
 @dataclass(slots=True)
 class _Root:
     event: RoomEvent
@@ -86,6 +103,7 @@ def _member_item(event: RoomEvent, fields: BinFields, pseudonym: str) -> ThreadI
         edited=bool(fields.edited),
         part=part,
         media=fields.media,
+        file=media_file(event.content) if fields.media == "image" else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -188,4 +189,61 @@ class FilterScreen(ModalScreen[DeskFilter | None]):
         self.dismiss(DeskFilter(search=self.current.search))
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PathScreen(ModalScreen[Path | None]):
+    """Where to save a file: a path to edit (Enter saves, Escape cancels)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
+    ]
+
+    def __init__(self, i18n: I18n, title: str, suggested: Path, explain: str = "") -> None:
+        super().__init__(classes="dialog")
+        self.i18n = i18n
+        self.title_text = title
+        self.suggested = suggested
+        self.explain = explain
+        i18n.localise_bindings(self)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box", id="path-box"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            if self.explain:
+                yield Static(self.explain, classes="dialog-explain", markup=False)
+            yield Input(str(self.suggested), id="path")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    @on(Input.Submitted, "#path")
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        self.dismiss(Path(value).expanduser() if value else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ImageScreen(ModalScreen[None]):
+    """A photo drawn with half blocks; any of the listed keys closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "close", "Sluiten", id="image.close"),
+    ]
+
+    def __init__(self, i18n: I18n, title: Text, picture: Text) -> None:
+        super().__init__(classes="dialog")
+        self.i18n = i18n
+        self.title_text = title
+        self.picture = picture
+        i18n.localise_bindings(self)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box", id="image-box"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.picture, id="image", markup=False)
+
+    def action_close(self) -> None:
         self.dismiss(None)

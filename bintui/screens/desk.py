@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -20,13 +22,14 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from .. import commands
 from ..desk_view import DeskFilter, DeskView, SortOrder, next_order
-from ..gateway import ConnectionState, Report
+from ..gateway import ConnectionState, Report, ThreadItem
 from ..i18n import I18n
+from ..media_view import suggested_name
 from ..safe_text import safe_line
 from ..widgets.report_table import UNREAD_MARK, ReportTable, format_age
 from ..widgets.status import ConnectionIndicator
 from ..widgets.thread import ThreadView, report_title
-from .actions import ChoiceScreen, FilterScreen, ForwardScreen
+from .actions import ChoiceScreen, FilterScreen, ForwardScreen, PathScreen
 
 __all__ = ["UNREAD_MARK", "DeskScreen", "format_age"]
 
@@ -66,6 +69,8 @@ class DeskScreen(Screen[None]):
     order: reactive[SortOrder] = reactive("activity")
     wijk_choices: tuple[str, ...] = ()
     """The wijken the filter offers (set by the app)."""
+    media_folder: Path = Path("~/Downloads")
+    """Where a photo is suggested to be saved (set by the app)."""
 
     class ReportOpened(Message):
         """The coordinator opened a report (so it counts as read)."""
@@ -82,6 +87,19 @@ class DeskScreen(Screen[None]):
             self.report = report
             self.text = text
 
+    class ImageRequested(Message):
+        """Show (save_to None) or save the photo `item` of `report`."""
+
+        def __init__(
+            self, report: Report, item: ThreadItem, number: int, save_to: Path | None
+        ) -> None:
+            super().__init__()
+            self.report = report
+            self.item = item
+            self.number = number
+            """1 for the report's first photo, 2 for the second …"""
+            self.save_to = save_to
+
     class CommandRequested(Message):
         """The coordinator chose an action: send the desk `command` into `report`'s thread."""
 
@@ -95,6 +113,8 @@ class DeskScreen(Screen[None]):
         self.i18n = i18n
         self.clock = clock
         self._drafts: dict[str, str] = {}
+        self._composer_text = ""
+        """What the composer holds now (kept here too: the app reads it while closing)."""
         self._view = DeskView()
         self._shown: list[Report] = []
         self._by_key: dict[str, Report] = {}
@@ -155,6 +175,7 @@ class DeskScreen(Screen[None]):
         if old is not None:
             self._drafts[old] = composer.text
         composer.load_text(self._drafts.pop(new, "") if new is not None else "")
+        composer.move_cursor(composer.document.end)  # go on where the draft ends
         self._show_selected()
 
     @property
@@ -166,6 +187,41 @@ class DeskScreen(Screen[None]):
     def shown(self) -> list[Report]:
         """The reports in the list as filtered and sorted now."""
         return list(self._shown)
+
+    def drafts(self) -> dict[str, str]:
+        """Every unsent answer, the one in the composer included (closed reports' dropped)."""
+        drafts = dict(self._drafts)
+        if self.selected is not None:
+            try:
+                drafts[self.selected] = self.query_one("#composer", TextArea).text
+            except NoMatches:  # the app is closing: the last text the composer reported
+                drafts[self.selected] = self._composer_text
+        closed = {r.root_event_id for r in self.reports if r.status == "afgehandeld"}
+        return {k: v for k, v in drafts.items() if v.strip() and k not in closed}
+
+    def forget_everything(self) -> None:
+        """After a logout: no report, draft or search text stays on screen or in memory."""
+        self._drafts.clear()
+        self.reports = ()
+        self.selected = None
+        self._drafts.clear()  # watch_selected kept what the composer held
+        with contextlib.suppress(NoMatches):
+            self.query_one("#search", Input).value = ""
+            self.query_one("#composer", TextArea).clear()
+
+    def restore_drafts(self, drafts: dict[str, str]) -> None:
+        """Unsent answers from an earlier run; the one on display goes into the composer."""
+        try:
+            composer: TextArea | None = self.query_one("#composer", TextArea)
+        except NoMatches:  # not composed yet: selecting a report loads its draft
+            composer = None
+        for key, text in drafts.items():
+            if composer is not None and key == self.selected:
+                if not composer.text.strip():
+                    composer.load_text(text)
+                    composer.move_cursor(composer.document.end)
+            else:
+                self._drafts.setdefault(key, text)
 
     def reply_sent(self, report: Report, text: str) -> None:
         """The app confirms `text` was sent: remove it from that report's draft."""
@@ -249,6 +305,10 @@ class DeskScreen(Screen[None]):
         if self.selected is not None:
             self.post_message(self.ReportOpened(self.selected))
         self.action_focus_composer()
+
+    @on(TextArea.Changed, "#composer")
+    def _composer_changed(self, event: TextArea.Changed) -> None:
+        self._composer_text = event.text_area.text
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -376,6 +436,68 @@ class DeskScreen(Screen[None]):
         current = "unblock" if report.blocked else None
         screen = ChoiceScreen(t, title, options, current=current, explain=explain)
         self.app.push_screen(screen, chosen)
+
+    def _with_photo(self, then: Callable[[Report, ThreadItem, int], None]) -> None:
+        """Pick the report's photo (asking which one when there are several)."""
+        report = self._report_or_warn()
+        if report is None:
+            return
+        photos = [i for i in report.items if i.media == "image" and i.file is not None]
+        t = self.i18n
+        if not photos:
+            self.notify(t("image.none"), severity="warning", markup=False)
+            return
+        if len(photos) == 1:
+            then(report, photos[0], 1)
+            return
+        options = [
+            (
+                str(n),
+                t(
+                    "image.choice",
+                    number=n,
+                    time=time.strftime("%d-%m %H:%M", time.localtime(p.ts)),
+                ),
+            )
+            for n, p in enumerate(photos, start=1)
+        ]
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                then(report, photos[int(value) - 1], int(value))
+
+        title = t("image.which", report=report.report)
+        self.app.push_screen(ChoiceScreen(t, title, options), chosen)
+
+    def action_view_image(self) -> None:
+        """Show the report's photo in the terminal (half blocks), if it can."""
+
+        def show(report: Report, item: ThreadItem, number: int) -> None:
+            self.post_message(self.ImageRequested(report, item, number, None))
+
+        self._with_photo(show)
+
+    def action_save_image(self) -> None:
+        """Save the report's photo to a file (0600); asks where, suggests a folder."""
+
+        def ask(report: Report, item: ThreadItem, number: int) -> None:
+            assert item.file is not None
+            name = suggested_name(report.report, number, item.file.mimetype)
+            t = self.i18n
+
+            def chosen(path: Path | None) -> None:
+                if path is not None:
+                    self.post_message(self.ImageRequested(report, item, number, path))
+
+            screen = PathScreen(
+                t,
+                t("image.save_title", report=report.report),
+                self.media_folder / name,
+                t("image.save_explain"),
+            )
+            self.app.push_screen(screen, chosen)
+
+        self._with_photo(ask)
 
     def action_search(self) -> None:
         """Show the search field and type in it; Enter goes back to the list."""

@@ -94,6 +94,8 @@ class ReportTable(DataTable[Text]):
         Binding("slash", "screen.search", "Zoeken", id="desk.search"),
         Binding("f", "screen.filter", "Filter", id="desk.filter"),
         Binding("o", "screen.sort", "Sorteren", id="desk.sort"),
+        Binding("i", "screen.view_image", "Foto bekijken", id="desk.view_image", show=False),
+        Binding("e", "screen.save_image", "Foto opslaan", id="desk.save_image", show=False),
     ]
 
     def __init__(self, i18n: I18n, *, clock: Callable[[], float], id: str | None = None) -> None:

@@ -12,6 +12,7 @@ from bintui.gateway import (
     GatewayError,
     Identity,
     LoginRequired,
+    MediaFile,
     PoliceItem,
     Report,
     RoomRole,
@@ -106,6 +107,12 @@ class FakeGateway:
         self.started = False
         self.closed = False
         self.on_change: Callable[[], None] = lambda: None
+        self.media: dict[str, bytes] = {}
+        """Photos by mxc URL, as the homeserver would hand them out (decrypted)."""
+        self.drafts: dict[str, str] = {}
+        """What the encrypted draft file would hold."""
+        self.logged_out = False
+        self.logout_error: str | None = None
 
     async def start(self, on_change: Callable[[], None]) -> None:
         if self.login_required is not None:
@@ -162,6 +169,24 @@ class FakeGateway:
         else:
             self.identity = Identity("needs_recovery_key", message="this recovery key does not fit")
         return self.identity
+
+    async def fetch_media(self, file: MediaFile) -> bytes:
+        if file.url not in self.media:
+            raise GatewayError("the photo could not be downloaded")
+        return self.media[file.url]
+
+    def load_drafts(self) -> dict[str, str]:
+        return dict(self.drafts)
+
+    def save_drafts(self, drafts: dict[str, str]) -> None:
+        self.drafts = dict(drafts)
+
+    async def logout(self) -> None:
+        if self.logout_error is not None:
+            raise GatewayError(self.logout_error)
+        self.logged_out = True
+        self.drafts = {}
+        self.login_required = "logged out"
 
     async def close(self) -> None:
         self.closed = True

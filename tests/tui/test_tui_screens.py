@@ -248,7 +248,7 @@ def test_an_unknown_action_in_the_keys_table_is_a_clear_error(tmp_path: Path) ->
 
 
 def test_every_binding_id_is_known_to_the_settings() -> None:
-    from bintui.screens.actions import ChoiceScreen
+    from bintui.screens.actions import ChoiceScreen, ImageScreen, PathScreen
     from bintui.screens.identity import AskRecoveryKeyScreen
     from bintui.screens.login import LoginScreen
 
@@ -256,4 +256,5 @@ def test_every_binding_id_is_known_to_the_settings() -> None:
     declared |= {b.id for b in [*ChoiceScreen.BINDINGS, *LoginScreen.BINDINGS]}  # type: ignore[union-attr]
     declared |= {b.id for b in HelpScreen.BINDINGS}  # type: ignore[union-attr]
     declared |= {b.id for b in AskRecoveryKeyScreen.BINDINGS}  # type: ignore[union-attr]
+    declared |= {b.id for b in [*PathScreen.BINDINGS, *ImageScreen.BINDINGS]}  # type: ignore[union-attr]
     assert declared == set(BINDING_IDS)

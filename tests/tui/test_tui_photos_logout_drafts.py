@@ -1,0 +1,201 @@
+"""A member's photo saved or shown, logging out, and unsent answers encrypted at rest."""
+
+from __future__ import annotations
+
+import io
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from textual.widgets import Input, Static, TextArea
+
+from bintui.gateway import MediaFile, ThreadItem
+from bintui.local_cache import DRAFT_DAYS, DraftStore, new_key
+from bintui.media_view import CannotShow, half_blocks, suggested_name
+from bintui.screens.actions import ChoiceScreen, ImageScreen, PathScreen
+from bintui.screens.login import LoginScreen
+
+from .fakes import FakeGateway, report
+from .helpers import make_app
+
+PHOTO = MediaFile("mxc://localhost/abc", "k", "iv", "sha", "image/png")
+
+
+def png(width: int = 8, height: int = 6) -> bytes:
+    out = io.BytesIO()
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    image.putpixel((0, 0), (0, 0, 255))
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def saved(path: Path) -> tuple[bytes, int, int]:
+    """A saved file's bytes, its mode and its folder's mode."""
+    return (
+        path.read_bytes(),
+        stat.S_IMODE(path.stat().st_mode),
+        stat.S_IMODE(path.parent.stat().st_mode),
+    )
+
+
+def with_photo(number: int = 3) -> FakeGateway:
+    base = report(number, "Rode Vos", "Kijk, deze auto.")
+    photo = ThreadItem(
+        "$photo", "member", "Rode Vos", "", base.opened_ts + 5, media="image", file=PHOTO
+    )
+    gateway = FakeGateway([replace(base, items=[*base.items, photo])])
+    gateway.media[PHOTO.url] = png()
+    return gateway
+
+
+async def test_a_photo_is_saved_to_a_private_file_where_the_coordinator_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads: the data dir
+    gateway = with_photo()
+    app, _ = make_app(gateway, tmp_path=tmp_path / "data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, PathScreen)
+        suggested = Path(dialog.query_one("#path", Input).value)
+        assert suggested == tmp_path / "data" / "media" / "bin-M-0003-foto-1.png"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert saved(suggested) == (png(), 0o600, 0o700)
+        # Saving again never overwrites: the coordinator is told to pick another name.
+        await pilot.press("e", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("bestaat al" in m for m in messages)
+        assert saved(suggested)[0] == png()
+
+
+async def test_a_photo_is_shown_with_half_blocks_and_escape_closes_it(tmp_path: Path) -> None:
+    app, _ = make_app(with_photo(), tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ImageScreen)
+        picture = app.screen.query_one("#image", Static).content
+        assert "▀" in str(picture)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ImageScreen)
+
+
+async def test_a_report_without_a_photo_says_so(tmp_path: Path) -> None:
+    app, _ = make_app(FakeGateway([report(1, "Rode Vos", "Geen foto")]), tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        assert any("geen foto" in n.message for n in app._notifications)
+
+
+def test_half_blocks_fit_the_box_and_refuse_what_is_not_an_image() -> None:
+    picture = half_blocks(png(100, 40), columns=20, rows=5)
+    lines = picture.plain.split("\n")
+    assert len(lines) <= 5 and max(len(line) for line in lines) <= 20
+    assert set(picture.plain) <= {"▀", "\n"}
+    with pytest.raises(CannotShow):
+        half_blocks(b"\x1b[2Jnot an image", 20, 5)
+
+
+def test_a_suggested_file_name_holds_the_report_number_only() -> None:
+    assert suggested_name("M-0003", 2, "image/jpeg") == "bin-M-0003-foto-2.jpg"
+    assert suggested_name("../../etc/M-1", 1, "image/png") == "bin-etcM-1-foto-1.png"
+
+
+async def test_logout_asks_first_then_wipes_the_desk_and_asks_for_a_login(
+    tmp_path: Path,
+) -> None:
+    gateway = FakeGateway([report(1, "Rode Vos", "Melding")])
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        explain = str(app.screen.query_one(".dialog-explain", Static).content)
+        assert "herstelsleutel" in explain
+        await pilot.press("down", "enter")  # "stay logged in"
+        await pilot.pause()
+        assert not gateway.logged_out and app.desk.reports
+        await pilot.press("f9", "enter")
+        for _ in range(50):  # the login screen waits for the coordinator: no worker ends
+            await pilot.pause(0.05)
+            if isinstance(app.screen, LoginScreen):
+                break
+        assert gateway.logged_out
+        assert app.desk.reports == ()
+        assert isinstance(app.screen, LoginScreen)
+
+
+async def test_a_refused_logout_deletes_nothing_and_says_why(tmp_path: Path) -> None:
+    gateway = FakeGateway([report(1, "Rode Vos", "Melding")])
+    gateway.logout_error = "not logged out, server unreachable"
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f9", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.desk.reports
+        assert any("server unreachable" in n.message for n in app._notifications)
+
+
+async def test_an_unsent_answer_survives_a_restart_and_is_gone_once_sent(tmp_path: Path) -> None:
+    reports = [report(2, "Gele Uil", "Tweede"), report(1, "Rode Vos", "Eerste")]
+    gateway = FakeGateway(reports)
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", *"Half af", "ctrl+l")
+        await pilot.pause()
+        first = app.desk.selected
+    assert gateway.drafts == {first: "Half af"}  # written on exit
+
+    again = FakeGateway(reports)
+    again.drafts = dict(gateway.drafts)
+    app, _ = make_app(again, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        composer = app.desk.query_one("#composer", TextArea)
+        assert composer.text == "Half af"
+        await pilot.press("enter", *" en nu klaar", "ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.desk.selected == first
+        assert again.replies == [(first, "Half af en nu klaar")]
+        assert again.drafts == {}
+
+
+def test_drafts_are_encrypted_private_and_kept_no_longer_than_needed(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    key = new_key()
+    store = DraftStore(tmp_path / "drafts.bin", key, clock=lambda: now[0])
+    store.save({"$a": "Geheim concept over de Beekstraat", "$b": "  "})
+    blob = (tmp_path / "drafts.bin").read_bytes()
+    assert b"Beekstraat" not in blob and b"$a" not in blob
+    assert stat.S_IMODE((tmp_path / "drafts.bin").stat().st_mode) == 0o600
+    assert DraftStore(tmp_path / "drafts.bin", key, clock=lambda: now[0]).load() == {
+        "$a": "Geheim concept over de Beekstraat"
+    }
+    # Another session's key (after a logout and a new login) reads nothing.
+    assert DraftStore(tmp_path / "drafts.bin", new_key()).load() == {}
+    # Saving the same text again keeps its age; after DRAFT_DAYS it is dropped.
+    now[0] += (DRAFT_DAYS - 1) * 86400
+    store.save(store.load())
+    now[0] += 2 * 86400
+    assert store.load() == {}
+    store.save({})
+    assert not (tmp_path / "drafts.bin").exists()
