@@ -131,9 +131,8 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "command to the bot (not sent to the member)",
     },
     "thread.media_only.image": {
-        "nl": "(een foto, schoongemaakt door de bot; bintui toont geen afbeeldingen: bekijk hem "
-        "in Element)",
-        "en": "(a photo, cleaned by the bot; bintui shows no images: view it in Element)",
+        "nl": "(een foto, schoongemaakt door de bot — i: bekijken, e: opslaan)",
+        "en": "(a photo, cleaned by the bot — i: view, e: save)",
     },
     "thread.media_only.location": {"nl": "(een locatie)", "en": "(a location)"},
     "thread.empty_text": {"nl": "(geen tekst)", "en": "(no text)"},
