@@ -162,9 +162,11 @@ class MatrixGateway:
         if user_id is None:
             raise LoginRequired()
         folder = account_dir(self.settings.data_dir, user_id)
+        session = read_session(folder / SESSION_FILE)
+        if session is None and self.settings.password is None:
+            raise LoginRequired()  # before any folder exists: nothing left after a logout
         ensure_private_dir(self.settings.data_dir)
         ensure_private_dir(folder)
-        session = read_session(folder / SESSION_FILE)
         client = AsyncClient(
             self.settings.homeserver,
             user_id,

@@ -9,28 +9,34 @@ and what members and police actually receive.
 from __future__ import annotations
 
 import asyncio
+import io
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nio
 import pytest
+from PIL import Image
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from bintui.app import BinTuiApp
 from bintui.gateway import Report
-from bintui.matrix_gateway import MatrixGateway
-from bintui.screens.actions import ChoiceScreen, ForwardScreen
+from bintui.matrix_gateway import MatrixGateway, account_dir
+from bintui.screens.actions import ChoiceScreen, ForwardScreen, PathScreen
 from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
 from bintui.screens.identity import RecoveryKeyScreen
+from bintui.screens.login import LoginScreen
 from bintui.screens.overview import OverviewScreen, WijkPanel
 from bintui.screens.police import PoliceScreen
 from bintui.settings import ClientSettings
+from bintui.widgets.report_table import ReportTable
 from bridge.homeserver import EmbeddedHomeserver
 from tests.conftest import MakeAccount
-from tests.integration.harness import Member, User, running_world
+from tests.integration.harness import Member, User, client_api, running_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -179,7 +185,7 @@ async def test_a_coordinator_week_in_bintui_against_the_real_bot(
                 label = f"M-{number:04d}"
                 await desk.until(label, lambda r: True, "the new report")
                 sender[label] = member
-            table = app.desk.query_one("#reports", DataTable)
+            table = app.desk.query_one("#reports", ReportTable)
             assert table.row_count == len(REPORTS)
             shown = {r.report: r for r in app.desk.reports}
             assert sorted(shown) == [f"M-{n:04d}" for n in range(1, 11)]
@@ -211,6 +217,27 @@ async def test_a_coordinator_week_in_bintui_against_the_real_bot(
                 assert got.fields["text"] == text
                 assert coordinator.user_id not in str(got.content)  # unsigned: nobody's name
                 assert not desk.report(label).unread
+
+            # -- A member adds a photo (cleaned by the bot); the coordinator saves it (e).
+            photographer = sender["M-0010"]  # M-0010 is that member's open conversation
+            await send_photo(photographer)
+            with_photo = await desk.until(
+                "M-0010", lambda r: any(i.media == "image" for i in r.items), "the photo"
+            )
+            await desk.open("M-0010")
+            await pilot.press("e")
+            dialog = await eventually(
+                lambda: isinstance(app.screen, PathScreen) and app.screen, what="where to save"
+            )
+            assert isinstance(dialog, PathScreen)
+            assert dialog.suggested.name == "bin-M-0010-foto-1.jpg"
+            target = tmp_path / "bewaard" / "foto.jpg"
+            dialog.query_one("#path", Input).value = str(target)
+            await pilot.press("enter")
+            saved = await eventually(lambda: file_facts(target), what="the saved photo")
+            assert saved[1] == 0o600 and saved[0].startswith(b"\xff\xd8")  # the bot's JPEG
+            assert b"Exif" not in saved[0]
+            assert with_photo.pseudonym.encode() not in saved[0]
 
             # -- Claim and categorise (n, c), status by hand (s).
             categories = {
@@ -420,10 +447,62 @@ async def test_a_coordinator_week_in_bintui_against_the_real_bot(
             assert "nog geen antwoorden" not in text
             assert f"(oud → nieuw): 0 · 0 · 0 · 0 · 0 · 0 · 0 · {len(REPORTS)}" in text
 
+            # -- The end of a volunteer's term: F9 logs the device out and wipes the folder.
+            token = coordinator_token(app)
+            await pilot.press("escape", "f9")
+            await eventually(lambda: isinstance(app.screen, ChoiceScreen), what="the question")
+            await pilot.press("enter")
+            await eventually(lambda: isinstance(app.screen, LoginScreen), what="the login")
+            assert app.desk.reports == ()
+            assert not folder_exists(account_dir(settings.data_dir, coordinator.user_id))
+            status, _ = await client_api(
+                homeserver.url, token, "GET", "/_matrix/client/v3/account/whoami"
+            )
+            assert status == 401
+
         # Nothing of a member's identity reached the coordinator's screen or the police.
         for member in members:
             for event in officer.events:
                 assert member.user_id not in str(event.content)
+
+
+async def send_photo(member: Member) -> None:
+    """A member sends a phone photo (with EXIF) into their private room, as Element does."""
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "SENTINEL-camera"  # Make
+    Image.new("RGB", (60, 30), (30, 140, 60)).save(out, format="JPEG", exif=exif)
+    data = out.getvalue()
+    uploaded, keys = await member.user.client.upload(
+        io.BytesIO(data), content_type="image/jpeg", encrypt=True, filesize=len(data)
+    )
+    assert isinstance(uploaded, nio.UploadResponse) and keys is not None
+    await member.user.send(
+        member.private_room,
+        {
+            "msgtype": "m.image",
+            "body": "IMG_20261201_thuis.jpg",
+            "file": {"url": uploaded.content_uri, **keys},
+            "info": {"mimetype": "image/jpeg", "size": len(data)},
+        },
+    )
+
+
+def file_facts(path: Path) -> tuple[bytes, int] | None:
+    """A file's bytes and mode, once it exists."""
+    if not path.is_file():
+        return None
+    return path.read_bytes(), stat.S_IMODE(path.stat().st_mode)
+
+
+def folder_exists(path: Path) -> bool:
+    return path.exists()
+
+
+def coordinator_token(app: BinTuiApp) -> str:
+    gateway = app.gateway
+    assert isinstance(gateway, MatrixGateway) and gateway._client is not None
+    return str(gateway._client.access_token)
 
 
 async def send_broadcast(app: BinTuiApp, pilot: Pilot[None], label: str) -> None:
