@@ -15,10 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets import Footer, Header, Input, Static, TextArea
 
 from .. import commands
 from ..desk_view import DeskFilter, DeskView, SortOrder, next_order
@@ -61,12 +60,14 @@ class DeskScreen(Screen[None]):
         Binding("ctrl+o", "focus_composer", "Antwoorden", id="desk.focus_composer", show=False),
     ]
 
-    reports: reactive[tuple[Report, ...]] = reactive(())
-    connection: reactive[ConnectionState] = reactive(ConnectionState)
-    selected: reactive[str | None] = reactive(None)
+    # `var`, not `reactive`: a change repaints only the widgets that show it (they refresh
+    # themselves), never the whole screen, which would cost every key press in the list.
+    reports: var[tuple[Report, ...]] = var(())
+    connection: var[ConnectionState] = var(ConnectionState)
+    selected: var[str | None] = var(None)
     """Root event id of the report on display."""
-    desk_filter: reactive[DeskFilter] = reactive(DeskFilter)
-    order: reactive[SortOrder] = reactive("activity")
+    desk_filter: var[DeskFilter] = var(DeskFilter)
+    order: var[SortOrder] = var("activity")
     wijk_choices: tuple[str, ...] = ()
     """The wijken the filter offers (set by the app)."""
     media_folder: Path = Path("~/Downloads")
@@ -172,10 +173,14 @@ class DeskScreen(Screen[None]):
     def watch_selected(self, old: str | None, new: str | None) -> None:
         # Each report keeps its own draft, so an answer never lands in the wrong thread.
         composer = self.query_one("#composer", TextArea)
-        if old is not None:
+        if old is not None and composer.text:
             self._drafts[old] = composer.text
-        composer.load_text(self._drafts.pop(new, "") if new is not None else "")
-        composer.move_cursor(composer.document.end)  # go on where the draft ends
+        draft = self._drafts.pop(new, "") if new is not None else ""
+        history = composer.history
+        # An untouched empty composer stays as it is: no repaint on every move through the list.
+        if draft or composer.text or history.undo_stack or history.redo_stack:
+            composer.load_text(draft)
+            composer.move_cursor(composer.document.end)  # go on where the draft ends
         self._show_selected()
 
     @property
@@ -287,20 +292,16 @@ class DeskScreen(Screen[None]):
 
     # -- events -------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#reports")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        # Read the cursor now rather than the event: rebuilding the table moves the cursor
-        # through other rows first, and those must not count as opened.
-        table = event.data_table
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except CellDoesNotExist:
-            return
+    @on(ReportTable.RowHighlighted, "#reports")
+    def _highlighted(self, event: ReportTable.RowHighlighted) -> None:
+        # Read the cursor now rather than the event: a new list can move the cursor after
+        # the message was sent, and the rows it passed must not count as opened.
+        key = event.row_list.cursor_key
         if key is not None and key != self.selected:
             self.selected = key
             self.post_message(self.ReportOpened(key))
 
-    @on(DataTable.RowSelected, "#reports")
+    @on(ReportTable.RowSelected, "#reports")
     def _chosen(self) -> None:
         if self.selected is not None:
             self.post_message(self.ReportOpened(self.selected))

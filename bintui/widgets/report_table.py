@@ -1,27 +1,24 @@
-"""The desk's list of reports: a DataTable that changes only the rows that changed.
+"""The desk's list of reports: a `RowList` that builds the cells of the rows on screen only.
 
-DataTable renders only the visible lines, so thousands of rows scroll fine; what costs is
-building rows. `show()` therefore compares the new list with what is on screen: unchanged
-reports (the same objects, see `Gateway.reports`) are not touched, changed ones get their
-changed cells updated, new ones are added, gone ones removed, and the rows are put in the
-new order in one sort.
+`show()` keeps the list of reports it is given and nothing more, so ten thousand reports cost
+a list and a dict; a row's cells are made when the row is first painted and kept while its
+report is the same object (the gateway hands out the same object for an unchanged report,
+see `Gateway.reports`). Moving the cursor repaints two lines.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
-from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist, RowKey
+from textual.cache import LRUCache
 
 from ..gateway import Report
 from ..i18n import I18n
 from ..safe_text import safe_line
+from .row_list import Column, RowList
 
 UNREAD_MARK = "●"
 URGENT_MARK = "⚠"
@@ -40,9 +37,8 @@ WIDTHS = {
 }
 """Fixed widths: the columns do not jump as rows come and go (long values are cut; the
 thread's title line shows them whole)."""
-BULK = 200
-"""Removing rows one by one costs a pass over the table each; past this many changes the rows
-are rebuilt in one go."""
+CACHED_ROWS = 1024
+"""Rows whose cells are kept (a screenful is ~40; paging back and forth stays cheap)."""
 
 
 def format_age(seconds: float, i18n: I18n) -> str:
@@ -82,8 +78,9 @@ def row_cells(report: Report, i18n: I18n, now: float) -> tuple[Text, ...]:
     )
 
 
-class ReportTable(DataTable[Text]):
-    """Rows keyed by root event id; the parent calls `show()` with what to list."""
+class ReportTable(RowList):
+    """One row per report, keyed by root event id; the parent calls `show()` with what to
+    list, in order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "screen.claim", "Neem", id="desk.claim"),
@@ -99,91 +96,65 @@ class ReportTable(DataTable[Text]):
     ]
 
     def __init__(self, i18n: I18n, *, clock: Callable[[], float], id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        columns = [
+            Column(key, i18n(f"column.{key}") if key not in ("unread", "urgent") else "", width)
+            for key, width in ((key, WIDTHS[key]) for key in COLUMNS)
+        ]
+        super().__init__(columns, id=id)
         self.i18n = i18n
         self.clock = clock
-        self._shown: dict[str, tuple[Report, tuple[Text, ...]]] = {}
-        self._order: list[str] = []
+        self._reports: list[Report] = []
+        self._index: dict[str, int] = {}
+        self._cells: LRUCache[str, tuple[Report, tuple[Text, ...]]] = LRUCache(CACHED_ROWS)
         i18n.localise_bindings(self)
-
-    def on_mount(self) -> None:
-        t = self.i18n
-        for key in COLUMNS:
-            label = t(f"column.{key}") if key not in ("unread", "urgent") else ""
-            self.add_column(label, key=key, width=WIDTHS[key])
 
     @property
     def order(self) -> list[str]:
         """Row keys in the order shown."""
-        return list(self._order)
+        return [r.root_event_id for r in self._reports]
+
+    @property
+    def row_count(self) -> int:
+        return len(self._reports)
+
+    def row_key(self, index: int) -> str:
+        return self._reports[index].root_event_id
+
+    def row_version(self, index: int) -> object:
+        return self._row(index)[1]
+
+    def row_cells(self, index: int) -> tuple[Text, ...]:
+        return self._row(index)[1]
+
+    def _row(self, index: int) -> tuple[Report, tuple[Text, ...]]:
+        report = self._reports[index]
+        key = report.root_event_id
+        cached = self._cells.get(key)
+        if cached is None or cached[0] is not report:
+            cached = (report, row_cells(report, self.i18n, self.clock()))
+            self._cells.discard(key)  # LRUCache.set keeps an existing entry
+            self._cells.set(key, cached)
+        return cached
+
+    def get_row_index(self, key: str) -> int:
+        """The row of the report with root event id `key`; KeyError when it is not listed."""
+        return self._index[key]
 
     def show(self, reports: Sequence[Report]) -> bool:
         """Show exactly `reports` in this order; True if the rows or their order changed."""
-        now = self.clock()
-        keys = [r.root_event_id for r in reports]
-        wanted = set(keys)
-        gone = [k for k in self._shown if k not in wanted]
-        if len(gone) + len(wanted - self._shown.keys()) > BULK:
-            self._rebuild(reports, now)
-            return True
-        changed = False
-        for key in gone:
-            del self._shown[key]
-            with contextlib.suppress(RowDoesNotExist):
-                self.remove_row(key)
-            changed = True
-        for report in reports:
-            key = report.root_event_id
-            old = self._shown.get(key)
-            if old is not None and old[0] is report:
-                continue
-            cells = row_cells(report, self.i18n, now)
-            if old is None:
-                self.add_row(*cells, key=key)
-                changed = True
-            else:
-                kept = []
-                for column, before, after in zip(COLUMNS, old[1], cells, strict=True):
-                    if before == after:
-                        kept.append(before)  # the table keeps holding this very object
-                    else:
-                        self.update_cell(key, column, after, update_width=True)
-                        kept.append(after)
-                        changed = True
-                cells = tuple(kept)
-            self._shown[key] = (report, cells)
-        if keys != self._order:
-            rank = {id(self._shown[key][1][0]): index for index, key in enumerate(keys)}
-            # Sort by the identity of each row's first cell: public API, no row rebuilt.
-            self.sort("unread", key=lambda cell: rank[id(cell)])
-            self._order = keys
-            changed = True
-        return changed
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """Only the scrollable size changes: every column has a fixed width and every row is
-        one line, so no cell needs measuring. (DataTable would measure each cell of each new
-        row, about half a millisecond a row: seconds for a desk of thousands of reports.)"""
-        width = sum(column.get_render_width(self) for column in self.columns.values())
-        header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width, self.row_count + header)
-
-    def _rebuild(self, reports: Sequence[Report], now: float) -> None:
-        """All rows anew, already in order (a filter or search changed many at once)."""
-        self.clear()
-        self._shown = {}
-        for report in reports:
-            cells = row_cells(report, self.i18n, now)
-            self.add_row(*cells, key=report.root_event_id)
-            self._shown[report.root_event_id] = (report, cells)
-        self._order = [r.root_event_id for r in reports]
+        old = self._reports
+        if len(old) == len(reports) and all(a is b for a, b in zip(old, reports, strict=True)):
+            return False
+        self._reports = list(reports)
+        self._index = {r.root_event_id: i for i, r in enumerate(self._reports)}
+        # Gone reports leave nothing behind (a redacted report's words, for one).
+        for key in self._cells.keys() - self._index.keys():
+            self._cells.discard(key)
+        self.forget_rendering([key for key in self.cached_keys() if key not in self._index])
+        self.rows_changed()
+        return True
 
     def refresh_ages(self) -> None:
-        """Re-render the cells that depend on the clock (the age column)."""
-        now = self.clock()
-        at = COLUMNS.index("age")
-        for key, (report, cells) in list(self._shown.items()):
-            age = Text(format_age(now - report.opened_ts, self.i18n))
-            if age != cells[at]:
-                self.update_cell(key, "age", age)
-                self._shown[key] = (report, (*cells[:at], age, *cells[at + 1 :]))
+        """Make the cells again that depend on the clock (the age column), when painted."""
+        self._cells.clear()
+        self.refresh()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Static
 
 from ..gateway import Report, ThreadItem
@@ -52,14 +52,27 @@ class ThreadEntry(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.header(), classes="header", markup=False)
+        yield Static(self.body(), classes="body", markup=False)
+
+    def show(self, item: ThreadItem, now: float | None) -> None:
+        """Show another message in this entry (cheaper than a new entry: no mounting)."""
+        if item is self.item and now == self.now:
+            return
+        if item.role != self.item.role:
+            self.remove_class(f"-{self.item.role}")
+            self.add_class(f"-{item.role}")
+        self.item, self.now = item, now
+        self.query_one(".header", Static).update(self.header())
+        self.query_one(".body", Static).update(self.body())
+
+    def body(self) -> Text:
+        """The words, made safe; a note for a photo or location without words."""
         item = self.item
         if item.text:
-            body = safe_text(item.text)
-        elif item.media in ("image", "location"):
-            body = Text(self.i18n(f"thread.media_only.{item.media}"), style="italic")
-        else:
-            body = Text(self.i18n("thread.empty_text"))
-        yield Static(body, classes="body", markup=False)
+            return safe_text(item.text)
+        if item.media in ("image", "location"):
+            return Text(self.i18n(f"thread.media_only.{item.media}"), style="italic")
+        return Text(self.i18n("thread.empty_text"))
 
     def header(self) -> Text:
         """Who (from structured data), as what, when, and the bot's flags on the message."""
@@ -88,9 +101,13 @@ class ThreadEntry(Vertical):
 
 
 class ThreadView(VerticalScroll):
-    """Shows `report` (set by the parent); stays at the latest message unless scrolled up."""
+    """Shows `report` (set by the parent); stays at the latest message unless scrolled up.
 
-    report: reactive[Report | None] = reactive(None, recompose=True)
+    Moving through the list shows one report after another: the entries on screen are
+    given the next report's messages rather than replaced, so a switch costs an update of
+    their text, not the mounting of new widgets."""
+
+    report: var[Report | None] = var(None)
 
     def __init__(
         self,
@@ -104,15 +121,22 @@ class ThreadView(VerticalScroll):
         self.clock = clock
 
     def compose(self) -> ComposeResult:
-        report = self.report
-        if report is None:
-            yield Static(self.i18n("desk.no_selection"), classes="placeholder", markup=False)
-            return
+        yield Static(self.i18n("desk.no_selection"), classes="placeholder", markup=False)
+
+    def _show(self, report: Report | None) -> None:
+        self.query_one(".placeholder").display = report is None
+        items = report.items if report is not None else []
         now = self.clock()
-        for item in report.items:
-            yield ThreadEntry(item, self.i18n, now=now)
+        entries = list(self.query_children(ThreadEntry))
+        for entry, item in zip(entries, items, strict=False):
+            entry.show(item, now)
+        if len(entries) > len(items):
+            self.remove_children(entries[len(items) :])
+        elif len(items) > len(entries):
+            self.mount_all(ThreadEntry(item, self.i18n, now=now) for item in items[len(entries) :])
 
     def watch_report(self, old: Report | None, new: Report | None) -> None:
+        self._show(new)
         if new is None:
             return
         switched = old is None or old.root_event_id != new.root_event_id

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import DataTable, Static, TextArea
+from textual.widgets import Static, TextArea
 from textual.widgets._footer import FooterKey
 
 from bintui.gateway import ConnectionState
 from bintui.screens.desk import DeskScreen
+from bintui.widgets.report_table import ReportTable
 from bintui.widgets.status import ConnectionIndicator
 from bintui.widgets.thread import ThreadEntry
 
@@ -47,7 +48,7 @@ async def test_the_desk_lists_every_report_with_its_columns_and_unread_mark(
     app, _ = make_app(FakeGateway(two_reports()), tmp_path=tmp_path)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#reports", DataTable)
+        table = app.screen.query_one("#reports", ReportTable)
         assert table.row_count == 2
         first = [cell.plain for cell in table.get_row_at(0)]
         second = [cell.plain for cell in table.get_row_at(1)]
@@ -88,7 +89,7 @@ async def test_opening_an_unread_report_marks_it_read(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("enter")  # open the highlighted (first) report
         await pilot.pause()
-        table = app.screen.query_one("#reports", DataTable)
+        table = app.screen.query_one("#reports", ReportTable)
         assert gateway.read == ["$root2"]
         assert table.get_row_at(0)[0].plain == ""
         assert app.screen.focused is app.screen.query_one("#composer", TextArea)
@@ -147,7 +148,7 @@ async def test_new_reports_from_the_gateway_appear_and_keep_the_selection(tmp_pa
         await pilot.pause()
         gateway.push([report(3, "Rode Vos", "Nieuw!", minutes_ago=0), *two_reports()])
         await pilot.pause()
-        table = app.screen.query_one("#reports", DataTable)
+        table = app.screen.query_one("#reports", ReportTable)
         assert table.row_count == 3
         assert app.screen.selected == "$root1"
         assert table.get_row_at(table.cursor_row)[2].plain == "M-0001"

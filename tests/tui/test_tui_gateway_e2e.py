@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from bintui import commands
 from bintui import secret_storage as ssss
@@ -20,6 +20,7 @@ from bintui.identity import KEY_FILE
 from bintui.matrix_gateway import SESSION_FILE, MatrixGateway, account_dir
 from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
 from bintui.settings import ClientSettings
+from bintui.widgets.report_table import ReportTable
 from bridge.crosssign import verify_device_chain
 from bridge.homeserver import EmbeddedHomeserver
 from tests.conftest import MakeAccount
@@ -113,7 +114,7 @@ async def test_the_gateway_shows_reports_and_delivers_answers_to_the_member(
             desk = app.desk
             await eventually(lambda: desk.reports, what="the report in the desk")
             assert app.gateway is not None and app.gateway.state.status == "online"
-            table = desk.query_one("#reports", DataTable)
+            table = desk.query_one("#reports", ReportTable)
             assert [c.plain for c in table.get_row_at(0)][2] == "M-0001"
             assert [i.role for i in desk.reports[0].items] == ["member", "member", "coordinator"]
             await pilot.press("enter", *"Tot morgen!", "ctrl+s")

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
+
+from bintui.widgets.report_table import ReportTable
 
 from .fakes import FakeGateway, report
 from .helpers import SIZES, make_app, painted_segments, rendered
@@ -31,7 +33,7 @@ async def test_markup_escapes_and_bidi_overrides_are_shown_literally(
     app, _ = make_app(FakeGateway([hostile]), tmp_path=tmp_path)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#reports", DataTable)
+        table = app.screen.query_one("#reports", ReportTable)
         (body,) = bodies(app)
         header = app.screen.query_one("ThreadEntry > .header", Static)
         title = app.screen.query_one("#thread-title", Static)
