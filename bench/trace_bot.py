@@ -70,31 +70,10 @@ def trace_transactions() -> None:
 def what_if(changes: set[str]) -> None:
     """Proposed changes, applied here only, to measure what they would bring.
 
-    forget-after-send: ratchet the member's Megolm session after the outbox is flushed,
-        not before (the desk copy goes out first).
     sync-normal: the bridge's store with `PRAGMA synchronous=NORMAL` (WAL): commits are not
         fsynced; a process crash loses nothing, a power cut may lose the last transactions,
         which the event-derived transaction ids make harmless to repeat.
     """
-    if "forget-after-send" in changes:
-        deferred: list[tuple[Any, ...]] = []
-        ratchet = forget.forget_up_to
-
-        def later(client: Any, room_id: str, event: Any) -> bool:
-            deferred.append((client, room_id, event))
-            return True
-
-        flush = bot.Bridge._flush_outbox
-
-        async def flush_then_forget(self: bot.Bridge, client: Any) -> None:
-            try:
-                await flush(self, client)
-            finally:
-                while deferred:
-                    ratchet(*deferred.pop(0))
-
-        forget.forget_up_to = later  # type: ignore[assignment]
-        bot.Bridge._flush_outbox = flush_then_forget  # type: ignore[method-assign]
     if "sync-normal" in changes:
         opened = store.Store.__init__
 

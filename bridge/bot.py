@@ -32,6 +32,7 @@ from bridge.matrix import connect, content_of, write_private_file
 from bridge.membership import LEAVE
 from bridge.relay import Inbound, Relay, RelayedImage
 from bridge.retention import REDACT
+from bridge.roomstate import RoomStates
 from bridge.settings import BridgeSettings
 from bridge.store import REDACTION, PendingSend, Store
 from bridge.store import Member as StoredMember
@@ -80,8 +81,9 @@ class Bridge:
         self.secret = load_or_create_secret(settings)
         self.store = Store(settings.bot.data_dir / "bridge.db")
         self.relay = Relay(settings, self.store, self.secret)
+        self.rooms = RoomStates()
         self.broadcaster = BroadcastRunner(
-            self.relay.broadcasts, self.store, settings.relay.broadcast_concurrency
+            self.relay.broadcasts, self.store, settings.relay.broadcast_concurrency, self.rooms
         )
         self._broadcasting: asyncio.Task[None] | None = None
         self._pending_settings: BridgeSettings | None = None
@@ -144,13 +146,17 @@ class Bridge:
 
     async def _start(self, client: nio.AsyncClient) -> None:
         since = self.store.sync_token
-        first = await client.sync(timeout=0, full_state=True, since=since, sync_filter=SYNC_FILTER)
+        # After a restart the first sync is incremental: a full-state sync of every room would
+        # hold up the backlog for seconds. Rooms get their state when first used (roomstate).
+        first = await client.sync(timeout=0, since=since, sync_filter=SYNC_FILTER)
         if not isinstance(first, nio.SyncResponse):
             raise RuntimeError(f"the first sync failed: {first.message}")
+        if since is not None:
+            self.rooms.after_incremental_start()
         await self._maintain_keys(client, first)
         await ensure_cross_signing(client, self.settings.bot.key_file)
         await self._set_display_name(client)
-        report = await provision.reconcile(client, self.settings, self.store)
+        report = await provision.reconcile(client, self.settings, self.store, self.rooms)
         self._welcome_coordinators(report)
         self.store.forget_expired_blocks(time.time())  # digests kept only for their period
         if report.changed:
@@ -273,7 +279,7 @@ class Bridge:
             self.relay.membership,
         ):
             holder.settings = settings
-        report = await provision.reconcile(client, settings, self.store)
+        report = await provision.reconcile(client, settings, self.store, self.rooms)
         log.info(
             "configuration reloaded: %d rooms created, %d invites, %d removals",
             len(report.created),
@@ -366,9 +372,7 @@ class Bridge:
         if await keys.keep_fallback_key(client, self.store, exhausted=count == 0):
             self.fallback_keys_uploaded += 1
         if client.should_query_keys:
-            before = _known_devices(client)
-            await client.keys_query()
-            _rotate_for_new_devices(client, before)
+            await keys.query_keys(client)
         if client.should_claim_keys:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
@@ -426,9 +430,9 @@ class Bridge:
     async def _leave_legacy_dms(self, client: nio.AsyncClient) -> None:
         """Post a pointer in member-created DMs, then leave them (DESIGN.md section 3)."""
         for room_id in self.store.legacy_dms():
-            room = client.rooms.get(room_id)
-            if room is None:
-                continue  # joined, but not synced yet
+            if not await self.rooms.ensure(client, room_id):
+                continue  # not joined yet
+            room = client.rooms[room_id]
             lang = self.settings.bot.language
             text = i18n.t("dm.moved", lang)
             if not room.encrypted:
@@ -463,9 +467,11 @@ class Bridge:
         if sender == self.settings.bot.user_id:
             return
         digest = self.relay.event_digest(event_id)
-        if self.store.is_handled(digest):
-            return
         member = self.store.member_by_room(room_id)
+        if self.store.is_handled(digest):
+            # Seen again after a crash: its key may not have been forgotten yet.
+            self._forget_key(room_id, member, sender, event)
+            return
         role = self.store.room_role(room_id)
         image = None
         if member is not None and self.relay.member_key(sender) == member.member_key:
@@ -500,18 +506,33 @@ class Bridge:
                     if member is not None and self.relay.member_key(sender) == member.member_key:
                         self.relay._notice(db, member, "internal_error", ref=ref)
         if self.client is not None:
-            if member is not None and self.relay.member_key(sender) == member.member_key:
-                # Handled (or given up on) for good: forget the key that could open it again.
-                try:
-                    forget.forget_up_to(self.client, room_id, event)
-                except Exception as exc:  # keeping a key is not worth losing the loop
-                    self._record_error(exc)
-                if self.purger is not None and content_of(event).get("msgtype") == "m.image":
-                    original = purge.original_media_url(content_of(event))
-                    if original is not None:
-                        with contextlib.suppress(Exception):  # logged inside; never fatal
-                            await self.purger.media(original)
+            # The desk copy goes out first: forgetting the key costs a write to nio's store.
             await self._flush_outbox(self.client)
+            self._forget_key(room_id, member, sender, event)
+            if (
+                self.purger is not None
+                and member is not None
+                and self.relay.member_key(sender) == member.member_key
+                and content_of(event).get("msgtype") == "m.image"
+            ):
+                original = purge.original_media_url(content_of(event))
+                if original is not None:
+                    with contextlib.suppress(Exception):  # logged inside; never fatal
+                        await self.purger.media(original)
+
+    def _forget_key(
+        self, room_id: str, member: StoredMember | None, sender: str, event: Any
+    ) -> None:
+        """A member's event handled (or given up on) for good: forget the key that could open
+        it again (bridge.forget). Ratcheting only moves forward, so doing it twice is harmless."""
+        if self.client is None or member is None:
+            return
+        if self.relay.member_key(sender) != member.member_key:
+            return
+        try:
+            forget.forget_up_to(self.client, room_id, event)
+        except Exception as exc:  # keeping a key is not worth losing the loop
+            self._record_error(exc)
 
     def _handle(
         self,
@@ -640,8 +661,8 @@ class Bridge:
                 continue
             if send.conversation_id is not None and send.conversation_id in held:
                 continue  # keep a conversation's order behind its delayed message
-            if send.room_id not in client.rooms:
-                return  # not synced yet: keep order, try after the next sync
+            if not await self.rooms.ensure(client, send.room_id):
+                return  # not joined yet: keep order, try after the next sync
             if send.event_type == REDACTION:
                 await self._redact(client, send)
                 continue
@@ -818,22 +839,3 @@ def _is_live_location(event: Any) -> bool:
         return False
     content = source.get("content")
     return isinstance(content, dict) and content.get("live") is True
-
-
-def _known_devices(client: nio.AsyncClient) -> set[tuple[str, str]]:
-    return {(d.user_id, d.id) for d in client.device_store if not d.deleted}
-
-
-def _rotate_for_new_devices(client: nio.AsyncClient, before: set[tuple[str, str]]) -> None:
-    """Start a new room key where someone gained a device (a coordinator's new client).
-
-    nio keeps sharing an existing outbound session only with the devices it was first shared
-    with, so without this a coordinator who logs in on a new device would see nothing the bot
-    posts until the weekly rotation.
-    """
-    new_users = {user for user, _ in _known_devices(client) - before}
-    if not new_users:
-        return
-    for room in client.rooms.values():
-        if new_users & set(room.users):
-            client.invalidate_outbound_session(room.room_id)

@@ -21,6 +21,7 @@ import nio
 
 from bridge import anonymise, fairness, i18n
 from bridge.protocol import FIELD, BinFields, Kind, broadcast_id, parse_bulletin_id
+from bridge.roomstate import RoomStates
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Store
 
@@ -313,10 +314,17 @@ class BroadcastRunner:
     a rate limit slows a broadcast down but never loses a delivery.
     """
 
-    def __init__(self, broadcasts: Broadcasts, store: Store, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        broadcasts: Broadcasts,
+        store: Store,
+        concurrency: int = 8,
+        rooms: RoomStates | None = None,
+    ) -> None:
         self.broadcasts = broadcasts
         self.store = store
         self.concurrency = max(1, concurrency)
+        self.rooms = rooms or RoomStates()
 
     @property
     def _lang(self) -> str:
@@ -413,25 +421,31 @@ class BroadcastRunner:
     ) -> None:
         """One member's copy, with its persisted txn id; retried, then counted as failed."""
         async with semaphore:
-            if room_id in client.rooms:
-                content = member_content(b, language or self._lang)
-                for attempt in range(3):
-                    response = await client.room_send(
-                        room_id,
-                        "m.room.message",
-                        content,
-                        tx_id=txn_id,
-                        ignore_unverified_devices=True,
-                    )
-                    if isinstance(response, nio.RoomSendResponse):
-                        with self.store.transaction() as db:
-                            db.execute(
-                                "UPDATE deliveries SET event_id=? WHERE txn_id=?",
-                                (response.event_id, txn_id),
-                            )
-                        return
-                    if getattr(response, "status_code", None) in ("M_FORBIDDEN", "M_NOT_FOUND"):
-                        break  # the member left their room: counted, not retried
+            content = member_content(b, language or self._lang)
+            for attempt in range(3):
+                try:
+                    joined = await self.rooms.ensure(client, room_id)
+                except ConnectionError:
                     await asyncio.sleep(1 + 2 * attempt)
+                    continue
+                if not joined:
+                    break  # the member left their room: counted, not retried
+                response = await client.room_send(
+                    room_id,
+                    "m.room.message",
+                    content,
+                    tx_id=txn_id,
+                    ignore_unverified_devices=True,
+                )
+                if isinstance(response, nio.RoomSendResponse):
+                    with self.store.transaction() as db:
+                        db.execute(
+                            "UPDATE deliveries SET event_id=? WHERE txn_id=?",
+                            (response.event_id, txn_id),
+                        )
+                    return
+                if getattr(response, "status_code", None) in ("M_FORBIDDEN", "M_NOT_FOUND"):
+                    break  # the member left their room: counted, not retried
+                await asyncio.sleep(1 + 2 * attempt)
             with self.store.transaction() as db:
                 db.execute("UPDATE deliveries SET failed=1 WHERE txn_id=?", (txn_id,))

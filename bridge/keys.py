@@ -104,3 +104,25 @@ def _signed(olm: Any, client: nio.AsyncClient, key: str, *, fallback: bool) -> d
     signature = olm.sign_json(obj)
     obj["signatures"] = {client.user_id: {f"ed25519:{client.device_id}": signature}}
     return obj
+
+
+async def query_keys(client: nio.AsyncClient) -> None:
+    """Ask for the device keys nio is missing, and start a new room key wherever someone
+    gained a device (a coordinator's new client).
+
+    nio keeps sharing an existing outbound session only with the devices it was first shared
+    with, so without the rotation a coordinator who logs in on a new device would see nothing
+    the bot posts until the weekly rotation.
+    """
+    before = _known_devices(client)
+    await client.keys_query()
+    new_users = {user for user, _ in _known_devices(client) - before}
+    if not new_users:
+        return
+    for room in client.rooms.values():
+        if new_users & set(room.users):
+            client.invalidate_outbound_session(room.room_id)
+
+
+def _known_devices(client: nio.AsyncClient) -> set[tuple[str, str]]:
+    return {(d.user_id, d.id) for d in client.device_store if not d.deleted}

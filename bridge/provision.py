@@ -13,6 +13,7 @@ from typing import Any
 import nio
 
 from bridge.i18n import t
+from bridge.roomstate import RoomStates
 from bridge.settings import BridgeSettings, WijkSettings
 from bridge.store import Store
 
@@ -106,13 +107,13 @@ def encrypted_room_state(history_visibility: str = "shared") -> list[dict[str, A
 
 
 async def reconcile(
-    client: nio.AsyncClient, settings: BridgeSettings, store: Store
+    client: nio.AsyncClient, settings: BridgeSettings, store: Store, rooms: RoomStates
 ) -> ProvisionReport:
     """Create what is missing for every wijk; invite who is missing; fix power levels."""
     report = ProvisionReport()
     for wijk in settings.wijken:
         for role in ROLES:
-            await _reconcile_room(client, settings, store, wijk, role, report)
+            await _reconcile_room(client, settings, store, rooms, wijk, role, report)
     return report
 
 
@@ -120,6 +121,7 @@ async def _reconcile_room(
     client: nio.AsyncClient,
     settings: BridgeSettings,
     store: Store,
+    rooms: RoomStates,
     wijk: WijkSettings,
     role: str,
     report: ProvisionReport,
@@ -128,7 +130,7 @@ async def _reconcile_room(
     wanted_people = people(wijk, role)
     wanted_levels = power_levels(wijk, role, settings.bot.user_id)
     room_id = store.wijk_room(wijk.slug, role)
-    if room_id is None or room_id not in client.rooms:
+    if room_id is None or not await rooms.ensure(client, room_id):
         response = await client.room_create(
             name=t(f"room.{role}.name", lang, wijk=wijk.name),
             topic=t(f"room.{role}.topic", lang, wijk=wijk.name),

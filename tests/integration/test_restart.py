@@ -186,3 +186,86 @@ async def test_a_restart_that_provisions_a_new_wijk_keeps_the_sync_position_movi
         desk = world.room("oost", "desk")
         relayed = [e.fields["text"] for e in coordinator.in_room(desk) if e.fields.get("text")]
         assert relayed == during
+
+
+async def test_after_a_restart_rooms_get_their_state_on_demand_and_nothing_goes_out_in_clear(
+    homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    """The first sync after a restart is incremental (a full-state sync of every room would hold
+    up the backlog): a room that sync did not mention still gets its answer and its broadcast,
+    and every message the bot sends after the restart travels encrypted."""
+    async with running_world(homeserver, make_account, tmp_path, broadcast_undo_seconds=0) as world:
+        quiet = await world.signed_up_member(make_account, "oost", "stil")
+        talker = await world.signed_up_member(make_account, "oost", "prater")
+        coordinator = world.coordinator("oost")
+        desk = world.room("oost", "desk")
+        wijk = world.room("oost", "wijk")
+        report = "Mijn fiets is gestolen bij het station"
+        await quiet.user.say(quiet.private_room, report)
+        await wait_until_relayed(world, [report])
+        root = desk_copies(coordinator, desk, report)[0]
+
+        await world.stop_bot()
+        while_away = "Terwijl de bot weg is: een inbraak in de Dorpsstraat"
+        await talker.user.say(talker.private_room, while_away)
+        await world.start_bot()
+        rooms = world.bridge.rooms
+        assert rooms.on_demand
+        assert not rooms.loaded(quiet.private_room)
+        await wait_until_relayed(world, [while_away])
+        assert len(desk_copies(coordinator, desk, while_away)) == 1
+
+        # The quiet member's room was not in the first sync: the answer still reaches them.
+        await coordinator.reply_in_thread(desk, root.event_id, "Dank, we kijken ernaar.")
+        answer = await quiet.user.wait_for_event(
+            lambda e: e.room_id == quiet.private_room and e.fields.get("kind") == "answer",
+            what="the answer after the restart",
+        )
+        assert "Dank, we kijken ernaar." in answer.body
+        assert rooms.loaded(quiet.private_room)
+
+        # A broadcast reaches both members, each once.
+        await coordinator.say(wijk, "!publiceer waarschuwing: Let op babbeltrucs in de wijk.")
+        await coordinator.wait_for_event(
+            lambda e: e.room_id == wijk and "gaat naar 2 leden" in e.body, what="the preview"
+        )
+        await coordinator.say(wijk, "!ja")
+        await coordinator.wait_for_event(
+            lambda e: e.room_id == wijk and "afgeleverd aan 2 van 2" in e.body,
+            what="the delivery count",
+        )
+        for member in (quiet, talker):
+            await member.user.wait_for(
+                lambda m=member: [
+                    e for e in m.user.in_room(m.private_room) if e.fields.get("kind") == "broadcast"
+                ],
+                what="the broadcast",
+            )
+            copies = [
+                e
+                for e in member.user.in_room(member.private_room)
+                if e.fields.get("kind") == "broadcast"
+            ]
+            assert len(copies) == 1
+
+        # Read back from the homeserver: every message of the bot in these rooms was encrypted.
+        bot = world.settings.bot.user_id
+        checked = 0
+        for user, room_id in (
+            (quiet.user, quiet.private_room),
+            (talker.user, talker.private_room),
+            (coordinator, desk),
+            (coordinator, wijk),
+        ):
+            page = await user.client.room_messages(room_id, start=user.client.next_batch, limit=200)
+            assert isinstance(page, nio.RoomMessagesResponse), page
+            messages = [
+                e
+                for e in page.chunk
+                if e.sender == bot and isinstance(e, nio.RoomMessage | nio.MegolmEvent)
+            ]
+            assert messages, room_id
+            for event in messages:
+                assert isinstance(event, nio.MegolmEvent) or event.decrypted, type(event)
+            checked += len(messages)
+        assert checked >= 10
