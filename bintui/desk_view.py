@@ -86,6 +86,8 @@ class DeskView:
 
     def forget_missing(self, reports: Iterable[Report]) -> None:
         """Drop cached text of reports that are gone (redacted, left): nothing lingers."""
+        if not self._haystacks:
+            return  # nothing searched yet: nothing kept
         keep = {r.root_event_id for r in reports}
         for key in [k for k in self._haystacks if k not in keep]:
             del self._haystacks[key]
@@ -95,11 +97,14 @@ class DeskView:
     ) -> list[Report]:
         """The reports to show, in the order to show them."""
         words = desk_filter.search.casefold().split()
-        shown = [
-            r
-            for r in reports
-            if desk_filter.accepts(r) and all(w in self.haystack(r) for w in words)
-        ]
+        if desk_filter.active:
+            shown = [
+                r
+                for r in reports
+                if desk_filter.accepts(r) and all(w in self.haystack(r) for w in words)
+            ]
+        else:  # the usual case, and per key press in the list: no call per report
+            shown = list(reports)
         key, reverse = _SORT_KEYS[order]
         shown.sort(key=key, reverse=reverse)  # near-sorted input: Timsort is close to linear
         return shown

@@ -23,6 +23,7 @@ thousands of reports costs little per sync and unchanged reports keep their iden
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,14 @@ def _member_item(event: RoomEvent, fields: BinFields, pseudonym: str) -> ThreadI
     )
 
 
+RESORT_AFTER = 64
+"""Past this many changed reports, `ReportBook.reports` sorts them all again."""
+
+
+def _latest_first(report: Report) -> tuple[float, float]:
+    return (-report.last_ts, -report.opened_ts)
+
+
 class ReportBook:
     """All reports seen so far, in memory only; fed event by event in any order."""
 
@@ -119,10 +128,16 @@ class ReportBook:
         self._seen: set[str] = set()
         self._built: dict[str, Report] = {}
         self._sorted: list[Report] | None = None
+        self._moved: set[str] = set()
+        """Reports changed since `_sorted` was made: put back in place, not all sorted again
+        (opening an unread report in a desk of thousands changes one)."""
 
     def _changed(self, root_id: str) -> None:
         self._built.pop(root_id, None)
-        self._sorted = None
+        if self._sorted is not None:
+            self._moved.add(root_id)
+            if len(self._moved) > RESORT_AFTER:
+                self._sorted = None
 
     def add(self, event: RoomEvent) -> bool:
         """Take in one message; True if it is (or may become) part of a report."""
@@ -179,7 +194,16 @@ class ReportBook:
         """All reports, most recent activity first (unchanged ones are the same objects)."""
         if self._sorted is None:
             built = [self._cached(root_id, root) for root_id, root in self._roots.items()]
-            self._sorted = sorted(built, key=lambda r: (r.last_ts, r.opened_ts), reverse=True)
+            self._sorted = sorted(built, key=_latest_first)
+        elif self._moved:
+            moved = self._moved
+            kept = [r for r in self._sorted if r.root_event_id not in moved]
+            for root_id in moved:
+                root = self._roots.get(root_id)
+                if root is not None:
+                    insort(kept, self._cached(root_id, root), key=_latest_first)
+            self._sorted = kept
+        self._moved = set()
         return list(self._sorted)
 
     def room_of(self, event_id: str) -> str | None:

@@ -250,9 +250,8 @@ class DeskScreen(Screen[None]):
         table.show(self._shown)
         self.query_one("#reports-empty").display = not self._shown
         self.query_one("#filter-line", Static).update(self._filter_line())
-        shown_keys = {r.root_event_id for r in self._shown}
-        if self.selected is not None and self.selected in shown_keys:
-            row = table.get_row_index(self.selected)
+        row = table.row_of(self.selected) if self.selected is not None else None
+        if row is not None:
             if table.cursor_row != row:
                 table.move_cursor(row=row)
         elif self._shown:

@@ -140,6 +140,10 @@ class ReportTable(RowList):
         """The row of the report with root event id `key`; KeyError when it is not listed."""
         return self._index[key]
 
+    def row_of(self, key: str) -> int | None:
+        """The row of the report with root event id `key`, None when it is not listed."""
+        return self._index.get(key)
+
     def show(self, reports: Sequence[Report]) -> bool:
         """Show exactly `reports` in this order; True if the rows or their order changed."""
         old = self._reports

@@ -159,6 +159,9 @@ class RowList(ScrollView, can_focus=True):
         self.columns = tuple(columns)
         self._table_width = sum(column.width + 2 for column in self.columns)
         self._segments: LRUCache[str, tuple[object, list[Segment]]] = LRUCache(1024)
+        # Finished lines by (key, zebra/hover/cursor, width, scroll x): scrolling by a line
+        # repaints every visible row, and most of them were painted just before.
+        self._lines: LRUCache[tuple[str, int, int, int], tuple[object, Strip]] = LRUCache(256)
         self._styles: dict[str, Style] = {}
         self._pseudo_state: object = None
         self._hover_row: int | None = None
@@ -209,6 +212,7 @@ class RowList(ScrollView, can_focus=True):
 
     def forget_rendering(self, keys: Sequence[str] | None = None) -> None:
         """Drop the cached rendering of these rows (all when None), e.g. removed ones."""
+        self._lines.clear()
         if keys is None:
             self._segments.clear()
         else:
@@ -324,6 +328,7 @@ class RowList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = {}
+        self._lines.clear()
 
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
@@ -340,6 +345,7 @@ class RowList(ScrollView, can_focus=True):
         if state != self._pseudo_state:  # focus changes the cursor's colours
             self._pseudo_state = state
             self._styles = {}
+            self._lines.clear()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -347,13 +353,20 @@ class RowList(ScrollView, can_focus=True):
         x = round(self.scroll_x)
         base = self.rich_style
         if y == 0:
-            strip = self._header_strip(width)
-        else:
-            row = y - 1 + round(self.scroll_y)
-            if row >= self.row_count:
-                return Strip.blank(width, base)
-            strip = self._row_strip(row, width)
-        return strip.crop_extend(x, x + width, base).simplify()
+            return self._header_strip(width).crop_extend(x, x + width, base).simplify()
+        row = y - 1 + round(self.scroll_y)
+        if row >= self.row_count:
+            return Strip.blank(width, base)
+        version = self.row_version(row)
+        variant = (row % 2) | (self._hover_row == row) << 1 | (row == self.cursor_row) << 2
+        key = (self.row_key(row), variant, width, x)
+        cached = self._lines.get(key)
+        if cached is None or cached[0] is not version:
+            line = self._row_strip(row, width).crop_extend(x, x + width, base).simplify()
+            cached = (version, line)
+            self._lines.discard(key)
+            self._lines.set(key, cached)
+        return cached[1]
 
     def _header_strip(self, width: int) -> Strip:
         style = self._style("row-list--header")
@@ -364,8 +377,7 @@ class RowList(ScrollView, can_focus=True):
         return self._finish(segments, style, style, Style(), width)
 
     def _row_strip(self, row: int, width: int) -> Strip:
-        key = self.row_key(row)
-        version = self.row_version(row)
+        key, version = self.row_key(row), self.row_version(row)
         cached = self._segments.get(key)
         if cached is None or cached[0] is not version:
             console = self.app.console
