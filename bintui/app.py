@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import ClassVar
 
 from rich.text import Text
@@ -108,7 +109,8 @@ class BinTuiApp(App[None]):
         self.title = self.i18n("app.title")
         self.desk.media_folder = default_folder(self.settings.data_dir)
         self.set_interval(DRAFT_SAVE_SECONDS, self._save_drafts)
-        self.connect()
+        # The desk is painted first; connecting (and importing nio for it) comes after.
+        self.call_after_refresh(self.connect)
 
     async def on_unmount(self) -> None:
         if self.gateway is not None:
@@ -133,6 +135,10 @@ class BinTuiApp(App[None]):
         if self.gateway is not None:
             gateway, self.gateway = self.gateway, None
             await gateway.close()
+        if self.gateway_factory is matrix_gateway:
+            # nio and its encryption take about a second to import: in a thread, so that the
+            # screen already painted keeps answering keys meanwhile.
+            await asyncio.to_thread(import_module, ".matrix_gateway", __package__)
         while True:
             gateway = self.gateway_factory(self.settings)
             self.gateway = gateway

@@ -14,7 +14,6 @@ import io
 import os
 from pathlib import Path
 
-from PIL import Image
 from rich.style import Style
 from rich.text import Text
 
@@ -59,6 +58,8 @@ def save_private(path: Path, data: bytes) -> Path:
 def half_blocks(data: bytes, columns: int, rows: int) -> Text:
     """The image scaled to fit `columns` × `rows` cells (two pixels per cell, one above the
     other). Raises CannotShow for anything Pillow will not decode safely."""
+    from PIL import Image  # here, not at the top: Pillow is not needed for the first screen
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
