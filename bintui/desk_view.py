@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import is_not
 from typing import Any, Literal
 
 from bridge.protocol import Status, parse_report_id
@@ -67,11 +69,28 @@ _SORT_KEYS: dict[SortOrder, tuple[Callable[[Report], Any], bool]] = {
 }
 
 
+PATCH_LIMIT = 16
+"""Up to this many reports replaced since the last `DeskView.apply` are patched into its
+result instead of filtering and sorting everything again."""
+
+
+@dataclass(slots=True)
+class _Applied:
+    """The last `DeskView.apply`: what went in, how, and what came out (with positions)."""
+
+    reports: list[Report]
+    desk_filter: DeskFilter
+    order: SortOrder
+    shown: list[Report]
+    position: dict[str, int]
+
+
 class DeskView:
     """Applies a filter, a search and a sort order to the gateway's reports."""
 
     def __init__(self) -> None:
         self._haystacks: dict[str, tuple[Report, str]] = {}
+        self._last: _Applied | None = None
 
     def haystack(self, report: Report) -> str:
         """The report's searchable text in lower case: label, pseudonym, category, words."""
@@ -96,6 +115,49 @@ class DeskView:
         self, reports: Sequence[Report], desk_filter: DeskFilter, order: SortOrder
     ) -> list[Report]:
         """The reports to show, in the order to show them."""
+        last = self._last
+        if last is not None and last.desk_filter == desk_filter and last.order == order:
+            patched = self._patch(last, reports)
+            if patched is not None:
+                return patched
+        shown = self._filter_and_sort(reports, desk_filter, order)
+        position = {r.root_event_id: i for i, r in enumerate(shown)}
+        self._last = _Applied(list(reports), desk_filter, order, shown, position)
+        return list(shown)
+
+    def _patch(self, last: _Applied, reports: Sequence[Report]) -> list[Report] | None:
+        """The last result with replaced reports put in, when each kept its place: same
+        report, same sort key, same verdict of the filter (opening one marks it read)."""
+        if len(reports) != len(last.reports):
+            return None
+        changed = list(compress(range(len(reports)), map(is_not, last.reports, reports)))
+        if len(changed) > PATCH_LIMIT:
+            return None
+        key = _SORT_KEYS[last.order][0]
+        f = last.desk_filter
+        words = f.search.casefold().split()
+
+        def shown(report: Report) -> bool:
+            return f.accepts(report) and all(w in self.haystack(report) for w in words)
+
+        updates: list[tuple[int, Report]] = []
+        for index in changed:
+            old, new = last.reports[index], reports[index]
+            if old.root_event_id != new.root_event_id or key(old) != key(new):
+                return None
+            if shown(new) != (old.root_event_id in last.position):
+                return None
+            if old.root_event_id in last.position:
+                updates.append((last.position[old.root_event_id], new))
+        for index in changed:
+            last.reports[index] = reports[index]
+        for place, new in updates:
+            last.shown[place] = new
+        return list(last.shown)
+
+    def _filter_and_sort(
+        self, reports: Sequence[Report], desk_filter: DeskFilter, order: SortOrder
+    ) -> list[Report]:
         words = desk_filter.search.casefold().split()
         if desk_filter.active:
             shown = [

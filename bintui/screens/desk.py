@@ -27,7 +27,7 @@ from ..media_view import suggested_name
 from ..safe_text import safe_line
 from ..widgets.report_table import UNREAD_MARK, ReportTable, format_age
 from ..widgets.status import ConnectionIndicator
-from ..widgets.thread import ThreadView, report_title
+from ..widgets.thread import ThreadView, report_title, same_text
 from .actions import ChoiceScreen, FilterScreen, ForwardScreen, PathScreen
 
 __all__ = ["UNREAD_MARK", "DeskScreen", "format_age"]
@@ -117,6 +117,7 @@ class DeskScreen(Screen[None]):
         self._composer_text = ""
         """What the composer holds now (kept here too: the app reads it while closing)."""
         self._view = DeskView()
+        self._title: Text | None = None
         self._shown: list[Report] = []
         self._by_key: dict[str, Report] = {}
         i18n.localise_bindings(self)
@@ -283,7 +284,9 @@ class DeskScreen(Screen[None]):
     def _show_selected(self) -> None:
         report = self.current
         title = report_title(report, self.i18n) if report else Text("")
-        self.query_one("#thread-title", Static).update(title)
+        if self._title is None or not same_text(title, self._title):
+            self.query_one("#thread-title", Static).update(title)
+            self._title = title
         self.query_one(ThreadView).report = report
 
     def _refresh_ages(self) -> None:

@@ -9,6 +9,8 @@ see `Gateway.reports`). Moving the cursor repaints two lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
+from operator import is_not
 from typing import ClassVar
 
 from rich.text import Text
@@ -147,8 +149,16 @@ class ReportTable(RowList):
     def show(self, reports: Sequence[Report]) -> bool:
         """Show exactly `reports` in this order; True if the rows or their order changed."""
         old = self._reports
-        if len(old) == len(reports) and all(a is b for a, b in zip(old, reports, strict=True)):
-            return False
+        if len(old) == len(reports):
+            changed = list(compress(range(len(reports)), map(is_not, old, reports)))
+            if not changed:
+                return False
+            if all(old[i].root_event_id == reports[i].root_event_id for i in changed):
+                # The same reports in the same places, some of them newer: repaint those rows.
+                self._reports = list(reports)
+                for row in changed:
+                    self.refresh_row(row)
+                return True
         self._reports = list(reports)
         self._index = {r.root_event_id: i for i, r in enumerate(self._reports)}
         # Gone reports leave nothing behind (a redacted report's words, for one).

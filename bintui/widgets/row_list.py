@@ -229,13 +229,14 @@ class RowList(ScrollView, can_focus=True):
         return max(0, min(row, self.row_count - 1))
 
     def watch_cursor_row(self, old: int, new: int) -> None:
-        self._refresh_row(old)
-        self._refresh_row(new)
+        self.refresh_row(old)
+        self.refresh_row(new)
         self._scroll_to_cursor()
         if self.row_count:
             self.post_message(self.RowHighlighted(self, new, self.row_key(new)))
 
-    def _refresh_row(self, row: int) -> None:
+    def refresh_row(self, row: int) -> None:
+        """Repaint row `row` if it is on screen."""
         top = round(self.scroll_y)
         line = row - top + 1
         if 1 <= line < self.size.height:
@@ -256,7 +257,7 @@ class RowList(ScrollView, can_focus=True):
 
     def _keyboard(self) -> None:
         if self._hover_row is not None:
-            self._refresh_row(self._hover_row)
+            self.refresh_row(self._hover_row)
             self._hover_row = None
 
     def action_cursor_up(self) -> None:
@@ -315,10 +316,10 @@ class RowList(ScrollView, can_focus=True):
         row = self._row_at(event)
         if row != self._hover_row:
             if self._hover_row is not None:
-                self._refresh_row(self._hover_row)
+                self.refresh_row(self._hover_row)
             self._hover_row = row
             if row is not None:
-                self._refresh_row(row)
+                self.refresh_row(row)
 
     def on_leave(self) -> None:
         self._keyboard()

@@ -49,21 +49,29 @@ class ThreadEntry(Vertical):
         self.item = item
         self.i18n = i18n
         self.now = now
+        self._shown: tuple[Text, Text] | None = None
+        """Header and body as shown, once composed."""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.header(), classes="header", markup=False)
-        yield Static(self.body(), classes="body", markup=False)
+        self._shown = (self.header(), self.body())
+        yield Static(self._shown[0], classes="header", markup=False)
+        yield Static(self._shown[1], classes="body", markup=False)
 
     def show(self, item: ThreadItem, now: float | None) -> None:
-        """Show another message in this entry (cheaper than a new entry: no mounting)."""
-        if item is self.item and now == self.now:
-            return
+        """Show another message in this entry (cheaper than a new entry: no mounting); the
+        same words again (the report was only marked read) repaint nothing."""
         if item.role != self.item.role:
             self.remove_class(f"-{self.item.role}")
             self.add_class(f"-{item.role}")
         self.item, self.now = item, now
-        self.query_one(".header", Static).update(self.header())
-        self.query_one(".body", Static).update(self.body())
+        if self._shown is None:
+            return  # not composed yet: compose shows the new item
+        header, body = self.header(), self.body()
+        if not same_text(header, self._shown[0]):
+            self.query_one(".header", Static).update(header)
+        if not same_text(body, self._shown[1]):
+            self.query_one(".body", Static).update(body)
+        self._shown = (header, body)
 
     def body(self) -> Text:
         """The words, made safe; a note for a photo or location without words."""
@@ -143,6 +151,11 @@ class ThreadView(VerticalScroll):
         if switched or self.scroll_y >= self.max_scroll_y:
             # Open at the latest message; follow new ones unless scrolled up to read.
             self.call_after_refresh(self.scroll_end, animate=False)
+
+
+def same_text(a: Text, b: Text) -> bool:
+    """Whether two Texts show the same (Text's == leaves out the base style)."""
+    return a == b and a.style == b.style
 
 
 def report_title(report: Report, i18n: I18n) -> Text:
