@@ -94,13 +94,26 @@ def main() -> int:
     )
     timed_async(nio.AsyncClient, "room_send", "nio.room_send")
     timed_async(nio.AsyncClient, "share_group_session", "nio.share_group_session")
-    timed_async(nio.AsyncClient, "keys_query", "nio.keys_query")
+    timed_async(
+        nio.AsyncClient,
+        "keys_query",
+        "nio.keys_query",
+        lambda self, *a, **k: {"tracked": len(self.olm.tracked_users) if self.olm else 0},
+    )
     timed_async(nio.AsyncClient, "keys_claim", "nio.keys_claim")
     timed_async(nio.AsyncClient, "send_to_device_messages", "nio.send_to_device_messages")
     timed_async(bot.Bridge, "_dispatch", "bot._dispatch")
     timed_async(bot.Bridge, "_handle_batch", "bot._handle_batch")
     timed_async(bot.Bridge, "_flush_outbox", "bot._flush_outbox")
-    timed_async(bot.Bridge, "_maintain_keys", "bot._maintain_keys")
+    timed_async(
+        bot.Bridge,
+        "_maintain_keys",
+        "bot._maintain_keys",
+        lambda self, client, response, *a, **k: {
+            "changed": len(response.device_list.changed),
+            "rooms": len(response.rooms.join),
+        },
+    )
     timed(bot.Bridge, "_write_status", "bot._write_status")
     timed(forget, "forget_up_to", "forget.forget_up_to")
     trace_transactions()

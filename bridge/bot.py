@@ -371,6 +371,7 @@ class Bridge:
             await client.keys_upload()
         if await keys.keep_fallback_key(client, self.store, exhausted=count == 0):
             self.fallback_keys_uploaded += 1
+        keys.drop_own_user(client)
         if client.should_query_keys:
             await keys.query_keys(client)
         if client.should_claim_keys:
