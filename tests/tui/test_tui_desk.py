@@ -95,6 +95,29 @@ async def test_opening_an_unread_report_marks_it_read(tmp_path: Path) -> None:
         assert app.screen.focused is app.screen.query_one("#composer", TextArea)
 
 
+async def test_a_click_on_a_row_shows_that_report_and_a_second_click_opens_it(
+    tmp_path: Path,
+) -> None:
+    gateway = FakeGateway(two_reports())
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        # The header is the list's first line, each report one line below it.
+        await pilot.click("#reports", offset=(12, 2))
+        await pilot.pause()
+        desk = app.screen
+        assert isinstance(desk, DeskScreen)
+        assert desk.selected == "$root1"
+        assert desk.query_one("#reports", ReportTable).cursor_row == 1
+        assert thread_bodies(app)[0] == "Fietsendiefstal bij de school."
+        await pilot.click("#reports", offset=(12, 0))  # the header: nothing happens
+        await pilot.pause()
+        assert desk.selected == "$root1"
+        await pilot.click("#reports", offset=(12, 2))
+        await pilot.pause()
+        assert desk.focused is desk.query_one("#composer", TextArea)
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_multi_line_answer_is_sent_with_every_line_intact(
     tmp_path: Path, size: tuple[int, int]
