@@ -48,6 +48,10 @@ def run_demo(data_dir: Path, *, tui: bool = True, scripted: bool = False) -> int
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     homeserver = EmbeddedHomeserver(data_dir / "homeserver")
     bot: subprocess.Popen[bytes] | None = None
+    # A closed terminal or a dropped SSH connection (SIGHUP) and SIGTERM stop the demo like
+    # Ctrl-C does: the bot and Synapse run in sessions of their own and would outlive it.
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         print("BIN-demo: homeserver starten…", flush=True)
         homeserver.start()
@@ -80,6 +84,10 @@ def run_demo(data_dir: Path, *, tui: bool = True, scripted: bool = False) -> int
             _stop_process(bot)
         homeserver.stop()
         print("BIN-demo: gestopt.", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _accounts(data_dir: Path, homeserver: EmbeddedHomeserver) -> dict[str, Any]:
