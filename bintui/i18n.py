@@ -382,9 +382,11 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "⚠ Open and possibly urgent: {count}",
     },
     "overview.first_answer": {
-        "nl": "Gemiddelde tijd tot eerste antwoord: {hours} uur",
-        "en": "Average time to first answer: {hours} hours",
+        "nl": "Gemiddelde tijd tot eerste antwoord: {duration}",
+        "en": "Average time to first answer: {duration}",
     },
+    "duration.minutes": {"nl": "{minutes} min", "en": "{minutes} min"},
+    "duration.hours": {"nl": "{hours} uur", "en": "{hours} hours"},
     "overview.first_answer_none": {
         "nl": "Gemiddelde tijd tot eerste antwoord: nog geen antwoorden",
         "en": "Average time to first answer: no answers yet",
@@ -511,6 +513,16 @@ class I18n:
         """The string for `key` in this language, with `{name}` fields filled in."""
         text = CATALOG[key][self.language]
         return text.format(**values) if values else text
+
+    def duration(self, hours: float) -> str:
+        """A length of time: minutes under an hour, else hours with one decimal written the
+        way the language writes it ("1,5 uur", "1.5 hours")."""
+        if hours < 1:
+            return self("duration.minutes", minutes=max(1, round(hours * 60)))
+        text = f"{hours:.1f}"
+        return self(
+            "duration.hours", hours=text.replace(".", ",") if self.language == "nl" else text
+        )
 
     def status(self, status: str) -> str:
         """A report status (the Dutch protocol value) in this language."""

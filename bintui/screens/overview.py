@@ -45,7 +45,7 @@ class WijkPanel(Vertical):
         if f.first_answer_hours is None:
             lines.append(t("overview.first_answer_none"))
         else:
-            lines.append(t("overview.first_answer", hours=f"{f.first_answer_hours:.1f}"))
+            lines.append(t("overview.first_answer", duration=t.duration(f.first_answer_hours)))
         yield Static("\n".join(lines), classes="wijk-lines", markup=False)
         weeks = " · ".join(str(n) for n in f.per_week)
         yield Static(t("overview.per_week", weeks=WEEKS, counts=weeks), markup=False)

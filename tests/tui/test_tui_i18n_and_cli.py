@@ -63,3 +63,12 @@ def test_a_bad_config_file_stops_the_command_with_a_clear_message(
     assert main(["--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "field 'language'" in err
+
+
+def test_durations_read_as_minutes_under_an_hour_and_use_the_languages_decimal_mark() -> None:
+    nl, en = I18n("nl"), I18n("en")
+    assert nl.duration(0.1) == "6 min"
+    assert nl.duration(0.001) == "1 min"
+    assert nl.duration(1.5) == "1,5 uur"
+    assert en.duration(1.5) == "1.5 hours"
+    assert en.duration(0.5) == "30 min"

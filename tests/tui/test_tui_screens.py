@@ -197,7 +197,7 @@ async def test_the_overview_shows_members_open_reports_a_sparkline_and_answer_ti
         lines = text_of(app, ".wijk-lines")
         assert "Leden: 42" in lines
         assert "Open meldingen: 2 van 2 (2 ongelezen)" in lines
-        assert "eerste antwoord: 0.0 uur" in lines
+        assert "eerste antwoord: 1 min" in lines
         assert app.screen.query_one(Sparkline).data == [0, 0, 0, 0, 0, 0, 0, 2]
         await pilot.press("r")
         await pilot.pause()
