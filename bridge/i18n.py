@@ -477,9 +477,9 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "!refuse Name — refuse a sign-up",
     },
     "signup.slow_down": {
-        "nl": "Er zijn te veel verkeerde codes gestuurd. Probeer het over {minutes} minuten "
+        "nl": "Er zijn te veel verkeerde codes gestuurd. Probeer het over {minutes} min. "
         "opnieuw, met de code van je BIN-coördinator.",
-        "en": "Too many wrong codes were sent. Try again in {minutes} minutes, with the code "
+        "en": "Too many wrong codes were sent. Try again in {minutes} min., with the code "
         "from your BIN coordinator.",
     },
     "signup.pending": {
@@ -550,7 +550,7 @@ CATALOG: dict[str, dict[Language, str]] = {
         "Type !help for the desk commands.",
     },
     "desk.which_report": {
-        "nl": "Over welke melding gaat {command}? Geef het in de draad van de melding, "
+        "nl": "Over welke melding gaat {command}? Gebruik het in de draad van de melding, "
         "of zet het nummer erbij (bijvoorbeeld {command} M-0003).",
         "en": "Which report is {command} about? Use it in the report's thread, "
         "or add its number (for example {command} M-0003).",
@@ -577,7 +577,7 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
     "desk.forwarded": {
         "nl": "{report} is doorgestuurd naar politie & gemeente (alleen het nummer, geen "
-        "schuilnaam). Hun antwoord verschijnt in deze draad; jij beslist wat terug gaat.",
+        "schuilnaam). Hun antwoord verschijnt in deze draad; jij beslist wat er teruggaat.",
         "en": "{report} was forwarded to police & municipality (number only, no pseudonym). "
         "Their reply appears in this thread; you decide what goes back.",
     },
