@@ -228,7 +228,7 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
     # --- the desk's commands ------------------------------------------------------------
     "desk.blocked": {
-        "nl": "Het lid achter {report} is geblokkeerd in deze wijk: hun berichten komen niet "
+        "nl": "Het lid achter {report} is geblokkeerd in deze wijk: zijn berichten komen niet "
         "meer door, ook niet in latere gesprekken. Het lid is ingelicht. Opheffen: "
         "!deblokkeer {report}",
         "en": "The member behind {report} is blocked in this wijk: their messages no longer "
