@@ -419,7 +419,8 @@ def _patched(owner: Any, name: str, value: Any) -> Any:
 async def client_api(
     url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None
 ) -> tuple[int, Any]:
-    """A raw client-server API call, as any other Matrix client would make it."""
+    """A raw client-server API call, as any other Matrix client would make it; the answer is
+    parsed JSON, or the bytes of anything else (a media download)."""
     async with (
         aiohttp.ClientSession() as session,
         session.request(
@@ -429,6 +430,8 @@ async def client_api(
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
     ):
+        if "json" not in response.headers.get("Content-Type", "application/json"):
+            return response.status, await response.read()
         return response.status, await response.json(content_type=None)
 
 
