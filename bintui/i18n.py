@@ -8,6 +8,8 @@ from typing import Literal
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
+from bridge.i18n import fill
+
 Language = Literal["nl", "en"]
 
 CATALOG: dict[str, dict[Language, str]] = {
@@ -314,18 +316,21 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Preview asked for; waiting for the bot…",
     },
     "composer.previewed": {
-        "nl": "Voorbeeld van {label}: gaat naar {count} leden.",
-        "en": "Preview of {label}: goes to {count} members.",
+        "nl": "Voorbeeld van {label}: gaat naar {count} {count:plural:lid:leden}.",
+        "en": "Preview of {label}: goes to {count} {count:plural:member:members}.",
     },
     "composer.keys": {
         "nl": "{confirm} verstuurt, {stop} niet.",
         "en": "{confirm} sends, {stop} does not.",
     },
     "composer.confirm.title": {
-        "nl": "{label} gaat naar {count} leden. Versturen?",
-        "en": "{label} goes to {count} members. Send it?",
+        "nl": "{label} gaat naar {count} {count:plural:lid:leden}. Versturen?",
+        "en": "{label} goes to {count} {count:plural:member:members}. Send it?",
     },
-    "composer.send_to": {"nl": "Versturen naar {count} leden", "en": "Send to {count} members"},
+    "composer.send_to": {
+        "nl": "Versturen naar {count} {count:plural:lid:leden}",
+        "en": "Send to {count} {count:plural:member:members}",
+    },
     "composer.send_anyway": {"nl": "Toch versturen", "en": "Send anyway"},
     "composer.rewrite": {"nl": "Herschrijven", "en": "Rewrite"},
     "composer.dont_send": {"nl": "Niet versturen", "en": "Do not send"},
@@ -336,16 +341,18 @@ CATALOG: dict[str, dict[Language, str]] = {
         "preview, or send anyway with {confirm}.",
     },
     "composer.confirmed": {
-        "nl": "{label} gaat over {seconds} seconden naar alle leden. {stop} houdt het tegen.",
-        "en": "{label} goes to every member in {seconds} seconds. {stop} holds it back.",
+        "nl": "{label} gaat over {seconds} {seconds:plural:seconde:seconden} naar alle leden. "
+        "{stop} houdt het tegen.",
+        "en": "{label} goes to every member in {seconds} {seconds:plural:second:seconds}. "
+        "{stop} holds it back.",
     },
     "composer.sending": {
-        "nl": "{label} wordt afgeleverd bij {count} leden…",
-        "en": "{label} is being delivered to {count} members…",
+        "nl": "{label} wordt afgeleverd bij {count} {count:plural:lid:leden}…",
+        "en": "{label} is being delivered to {count} {count:plural:member:members}…",
     },
     "composer.done": {
-        "nl": "{label}: afgeleverd aan {delivered} van {total} leden.",
-        "en": "{label}: delivered to {delivered} of {total} members.",
+        "nl": "{label}: afgeleverd aan {delivered} van {total} {total:plural:lid:leden}.",
+        "en": "{label}: delivered to {delivered} of {total} {total:plural:member:members}.",
     },
     "composer.cancelled": {
         "nl": "{label} is tegengehouden en wordt niet verstuurd.",
@@ -511,8 +518,7 @@ class I18n:
 
     def __call__(self, key: str, **values: object) -> str:
         """The string for `key` in this language, with `{name}` fields filled in."""
-        text = CATALOG[key][self.language]
-        return text.format(**values) if values else text
+        return fill(CATALOG[key][self.language], **values)
 
     def duration(self, hours: float) -> str:
         """A length of time: minutes under an hour, else hours with one decimal written the

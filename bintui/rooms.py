@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge import i18n as bot_i18n
+from bridge.i18n import PLURAL
 from bridge.protocol import BinFields, Kind
 
 from .gateway import (
@@ -55,9 +56,13 @@ def template_regex(template: str, *, collapse_space: bool = False) -> re.Pattern
         template = " ".join(template.split())
     parts: list[str] = []
     seen: set[str] = set()
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
+    for literal, name, spec, _conv in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if name is None:
+            continue
+        if spec and spec.startswith(PLURAL):  # "{count:plural:lid:leden}": either word
+            words = spec.removeprefix(PLURAL).split(":")
+            parts.append("(?:" + "|".join(re.escape(w) for w in words) + ")")
             continue
         pattern = _FIELD_PATTERNS.get(name, r".+?")
         parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{pattern})")

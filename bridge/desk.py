@@ -408,8 +408,10 @@ class DeskWork:
         if row is None or answered < SMALL:
             lines.append(i18n.t("stats.first_answer_few", self.lang))
         else:
-            hours = float(row[0]) / 3600
-            lines.append(i18n.t("stats.first_answer", self.lang, hours=f"{hours:.1f}"))
+            hours = f"{float(row[0]) / 3600:.1f}"
+            if self.lang == "nl":
+                hours = hours.replace(".", ",")  # Dutch writes "5,2 uur"
+            lines.append(i18n.t("stats.first_answer", self.lang, hours=hours))
         return "\n".join(lines)
 
 

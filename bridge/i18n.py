@@ -6,7 +6,8 @@ fills them in. A missing English text falls back to Dutch, a missing key is a bu
 
 from __future__ import annotations
 
-from typing import Literal
+import string
+from typing import Any, Literal
 
 Language = Literal["nl", "en"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en")
@@ -376,9 +377,9 @@ CATALOG: dict[str, dict[Language, str]] = {
         "!publish waarschuwing: Beware of doorstep scams.",
     },
     "broadcast.preview": {
-        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} leden. "
+        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} {count:plural:lid:leden}. "
         "Zo zien de leden het. Versturen: !ja · Niet versturen: !stop",
-        "en": "Preview of {label} ({category}) — goes to {count} members. "
+        "en": "Preview of {label} ({category}) — goes to {count} {count:plural:member:members}. "
         "This is what members will see. Send: !yes · Do not send: !stop",
     },
     "broadcast.unknown_bulletin": {
@@ -386,13 +387,13 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "I do not know that bulletin in this wijk. Check its number in the police room.",
     },
     "broadcast.preview_unfair": {
-        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} leden.\n"
+        "nl": "Voorbeeld van {label} ({category}) — gaat naar {count} {count:plural:lid:leden}.\n"
         "⚠ Deze tekst beschrijft mensen naar afkomst of huidskleur: {phrases}. Zo'n "
         "beschrijving maakt buurtgenoten verdacht en helpt zelden iemand te herkennen. "
         "Alleen feiten: kleding, voertuig, richting.\n"
         "Herschrijven: !publiceer nieuwe tekst · Toch versturen: !ja zeker · "
         "Niet versturen: !stop",
-        "en": "Preview of {label} ({category}) — goes to {count} members.\n"
+        "en": "Preview of {label} ({category}) — goes to {count} {count:plural:member:members}.\n"
         "⚠ This text describes people by origin or skin colour: {phrases}. Such a "
         "description makes neighbours suspects and rarely helps to recognise anyone. "
         "Facts only: clothing, vehicle, direction.\n"
@@ -411,8 +412,10 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "No broadcast is waiting. Start with !publish text.",
     },
     "broadcast.confirmed": {
-        "nl": "{label} gaat over {seconds:.0f} seconden naar alle leden. Tegenhouden: !stop",
-        "en": "{label} goes to every member in {seconds:.0f} seconds. Hold it back: !stop",
+        "nl": "{label} gaat over {seconds:.0f} {seconds:plural:seconde:seconden} naar alle leden. "
+        "Tegenhouden: !stop",
+        "en": "{label} goes to every member in {seconds:.0f} {seconds:plural:second:seconds}. "
+        "Hold it back: !stop",
     },
     "broadcast.nothing_to_stop": {
         "nl": "Er is geen wijkbericht om tegen te houden.",
@@ -423,12 +426,12 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "{label} was held back and will not be sent.",
     },
     "broadcast.started": {
-        "nl": "{label} wordt nu afgeleverd bij {count} leden…",
-        "en": "{label} is now being delivered to {count} members…",
+        "nl": "{label} wordt nu afgeleverd bij {count} {count:plural:lid:leden}…",
+        "en": "{label} is now being delivered to {count} {count:plural:member:members}…",
     },
     "broadcast.done": {
-        "nl": "{label}: afgeleverd aan {delivered} van {total} leden.",
-        "en": "{label}: delivered to {delivered} of {total} members.",
+        "nl": "{label}: afgeleverd aan {delivered} van {total} {total:plural:lid:leden}.",
+        "en": "{label}: delivered to {delivered} of {total} {total:plural:member:members}.",
     },
     "desk.reaction_header": {
         "nl": "Reactie op {broadcast} · {report} · {pseudonym}",
@@ -446,18 +449,18 @@ CATALOG: dict[str, dict[Language, str]] = {
         "read earlier messages; BIN does not keep their text):",
     },
     "desk.summary_line": {
-        "nl": "{report} · {pseudonym} · {status} · {category} · {age} dagen oud",
-        "en": "{report} · {pseudonym} · {status} · {category} · {age} days old",
+        "nl": "{report} · {pseudonym} · {status} · {category} · {age} {age:plural:dag:dagen} oud",
+        "en": "{report} · {pseudonym} · {status} · {category} · {age} {age:plural:day:days} old",
     },
     "desk.summary_none": {
         "nl": "Er zijn geen open gesprekken.",
         "en": "There are no open conversations.",
     },
     "desk.escalated": {
-        "nl": "{report} wacht al {days} dagen op een eerste antwoord. {reserve}, kun jij "
-        "het overnemen? (!neem in deze draad)",
-        "en": "{report} has waited {days} days for a first answer. {reserve}, can you take it "
-        "over? (!claim in this thread)",
+        "nl": "{report} wacht al {days} {days:plural:dag:dagen} op een eerste antwoord. "
+        "{reserve}, kun jij het overnemen? (!neem in deze draad)",
+        "en": "{report} has waited {days} {days:plural:day:days} for a first answer. "
+        "{reserve}, can you take it over? (!claim in this thread)",
     },
     "command.elsewhere": {
         "nl": "!{word} werkt in de kamer '{room}', niet hier. Er is niets verstuurd.",
@@ -667,11 +670,39 @@ CATALOG: dict[str, dict[Language, str]] = {
 }
 
 
+class _Formatter(string.Formatter):
+    """`str.format` plus `{count:plural:lid:leden}`: the first word for 1, else the second."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith(PLURAL):
+            one, _, many = format_spec.removeprefix(PLURAL).partition(":")
+            return one if _is_one(value) else many
+        return str(super().format_field(value, format_spec))
+
+
+PLURAL = "plural:"
+
+
+def _is_one(value: object) -> bool:
+    try:
+        return float(str(value)) == 1
+    except ValueError:
+        return False
+
+
+_FORMATTER = _Formatter()
+
+
+def fill(template: str, **fields: object) -> str:
+    """`template` with `fields` filled in (`str.format`, with plural words, see _Formatter)."""
+    return _FORMATTER.format(template, **fields) if fields else template
+
+
 def t(key: str, language: str = "nl", **fields: object) -> str:
     """The text for `key` in `language` (Dutch if missing), with `fields` filled in."""
     entry = CATALOG[key]
     template = entry.get(language if language in LANGUAGES else "nl") or entry["nl"]
-    return template.format(**fields) if fields else template
+    return fill(template, **fields)
 
 
 def parse_language(word: str) -> Language | None:

@@ -174,7 +174,7 @@ async def test_a_coordinator_on_the_js_client_answers_claims_forwards_closes_and
         preview = await js.wait_for(
             room_id=wijk_room, sender=bot, body="Voorbeeld van W-0001", after=mark, decrypted=True
         )
-        assert "(waarschuwing)" in preview.body and "gaat naar 1 leden" in preview.body
+        assert "(waarschuwing)" in preview.body and "gaat naar 1 lid" in preview.body
         assert preview.fields["text"] == warning
         await js.send(wijk_room, "!ja")
         broadcast = await member.user.wait_for_event(
@@ -187,7 +187,7 @@ async def test_a_coordinator_on_the_js_client_answers_claims_forwards_closes_and
         done = await js.wait_for(
             room_id=wijk_room, sender=bot, body="afgeleverd aan 1 van 1", after=mark, timeout=30
         )
-        assert done.body == "W-0001: afgeleverd aan 1 van 1 leden."
+        assert done.body == "W-0001: afgeleverd aan 1 van 1 lid."
 
         # Nothing of the handling reached the member; nothing of the member reached the staff.
         seen_by_member = " ".join(e.body for e in member.user.in_room(member.private_room))

@@ -274,7 +274,7 @@ async def test_the_desk_workflow_and_a_broadcast_go_through_the_real_bot(
             assert isinstance(composer, ComposerScreen)
             status = composer.query_one("#composer-status", Static)
             await eventually(
-                lambda: "W-0002: afgeleverd aan 1 van 1 leden." in str(status.content),
+                lambda: "W-0002: afgeleverd aan 1 van 1 lid." in str(status.content),
                 what="the delivery count in the composer",
             )
             await pilot.press("escape", "b", "enter")

@@ -8,7 +8,7 @@ import pytest
 
 from bintui.commands import BROADCAST_CATEGORIES
 from bintui.reports import RoomEvent
-from bintui.rooms import RoomBook, room_role
+from bintui.rooms import RoomBook, room_role, template_regex
 from bridge import anonymise, i18n
 from bridge.fairness import check_broadcast
 from bridge.protocol import FIELD, BinFields, Kind
@@ -189,3 +189,12 @@ def test_the_steps_and_counts_of_a_broadcast_come_from_the_bots_fields() -> None
     lie = say("W-0001: afgeleverd aan 42 van 42 leden.", report="W-0001", phase="nonsense")
     assert not book.add(event("$x", WIJK, lie, 20))  # an unknown phase is not guessed at
     assert (book.broadcasts()[0].delivered, book.broadcasts()[0].total) == (41, 42)
+
+
+def test_the_bots_plural_words_match_in_either_form() -> None:
+    """The bot writes "1 lid" and "2 leden": both sentences are recognised."""
+    for delivered, total in ((1, 1), (41, 42)):
+        text = i18n.t("broadcast.done", "nl", label="W-0007", delivered=delivered, total=total)
+        assert text.endswith("lid.") if total == 1 else text.endswith("leden.")
+        match = template_regex(i18n.t("broadcast.done", "nl")).fullmatch(text)
+        assert match is not None and match["total"] == str(total)
