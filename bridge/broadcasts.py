@@ -77,6 +77,10 @@ def member_content(b: Broadcast, language: str) -> dict[str, Any]:
     return content
 
 
+DELIVERY_BATCH = 25
+"""Accepted deliveries written down per transaction."""
+
+
 class Broadcasts:
     """Broadcast state in the bridge's store, and the wijk-room commands that drive it."""
 
@@ -85,6 +89,29 @@ class Broadcasts:
         self.store = store
         self.bulletins: BulletinSource | None = None
         """Where `!publiceer B-0001` finds a police bulletin's text (the desk work)."""
+        self._accepted: list[tuple[str, str]] = []
+        """(event id, txn id) of deliveries the homeserver accepted, not yet written down."""
+
+    # --- accepted deliveries ----------------------------------------------------------
+
+    def accepted(self, event_id: str, txn_id: str) -> None:
+        """Note that the homeserver accepted a delivery; written down in batches."""
+        self._accepted.append((event_id, txn_id))
+        if len(self._accepted) >= DELIVERY_BATCH:
+            self.record_accepted()
+
+    def record_accepted(self) -> None:
+        """Write down accepted deliveries in one transaction (one disk sync for many).
+
+        Every query that reads deliveries calls this first, so nothing reads a stale row.
+        Losing the batch in a crash is harmless: each delivery's txn id was stored before its
+        send, so the resumed broadcast sends it again under the same id and the homeserver
+        answers with the event it already has.
+        """
+        done, self._accepted = self._accepted, []
+        if done:
+            with self.store.transaction() as db:
+                db.executemany("UPDATE deliveries SET event_id=? WHERE txn_id=?", done)
 
     # --- queries ----------------------------------------------------------------------
 
@@ -151,6 +178,7 @@ class Broadcasts:
 
     def by_delivery_event(self, event_id: str) -> Broadcast | None:
         """The broadcast whose delivery to a member is this event (for reactions)."""
+        self.record_accepted()
         row = self.store.query_one(
             "SELECT b.* FROM deliveries d JOIN broadcasts b ON b.id=d.broadcast_id "
             "WHERE d.event_id=?",
@@ -160,6 +188,7 @@ class Broadcasts:
 
     def late_deliveries(self) -> list[sqlite3.Row]:
         """Unsent deliveries of finished broadcasts: members who signed up afterwards."""
+        self.record_accepted()
         return self.store.query_all(
             "SELECT d.broadcast_id, d.member_key, d.room_id, d.txn_id, m.language "
             "FROM deliveries d JOIN broadcasts b ON b.id=d.broadcast_id "
@@ -169,6 +198,7 @@ class Broadcasts:
 
     def counts(self, broadcast: int) -> tuple[int, int]:
         """(delivered, total) for a broadcast."""
+        self.record_accepted()
         row = self.store.query_one(
             "SELECT SUM(event_id IS NOT NULL), COUNT(*) FROM deliveries WHERE broadcast_id=?",
             (broadcast,),
@@ -336,12 +366,15 @@ class BroadcastRunner:
             await self._deliver(client, b)
         late = self.broadcasts.late_deliveries()
         semaphore = asyncio.Semaphore(self.concurrency)
-        await asyncio.gather(
-            *(
-                self._send_one(client, semaphore, self._get(r[0]), r[1], r[2], r[3], r[4])
-                for r in late
+        try:
+            await asyncio.gather(
+                *(
+                    self._send_one(client, semaphore, self._get(r[0]), r[1], r[2], r[3], r[4])
+                    for r in late
+                )
             )
-        )
+        finally:
+            self.broadcasts.record_accepted()
 
     def _get(self, broadcast: int) -> Broadcast:
         found = self.broadcasts.get(broadcast)
@@ -383,10 +416,14 @@ class BroadcastRunner:
             "WHERE d.broadcast_id=? AND d.event_id IS NULL AND d.failed=0",
             (b.id,),
         )
+        await self.rooms.ensure_all(client, [str(r[1]) for r in rows], self.concurrency)
         semaphore = asyncio.Semaphore(self.concurrency)
-        await asyncio.gather(
-            *(self._send_one(client, semaphore, b, r[0], r[1], r[2], r[3]) for r in rows)
-        )
+        try:
+            await asyncio.gather(
+                *(self._send_one(client, semaphore, b, r[0], r[1], r[2], r[3]) for r in rows)
+            )
+        finally:
+            self.broadcasts.record_accepted()
         delivered, total = self.broadcasts.counts(b.id)
         with self.store.transaction() as db:
             db.execute(
@@ -438,11 +475,7 @@ class BroadcastRunner:
                     ignore_unverified_devices=True,
                 )
                 if isinstance(response, nio.RoomSendResponse):
-                    with self.store.transaction() as db:
-                        db.execute(
-                            "UPDATE deliveries SET event_id=? WHERE txn_id=?",
-                            (response.event_id, txn_id),
-                        )
+                    self.broadcasts.accepted(response.event_id, txn_id)
                     return
                 if getattr(response, "status_code", None) in ("M_FORBIDDEN", "M_NOT_FOUND"):
                     break  # the member left their room: counted, not retried

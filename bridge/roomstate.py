@@ -14,6 +14,8 @@ knows it was, so nothing is ever sent in clear; what it lacks (members, power le
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import nio
@@ -40,16 +42,35 @@ class RoomStates:
         """Whether the bot started incrementally and loads room state when first needed."""
         return self._on_demand
 
+    async def ensure_all(
+        self, client: nio.AsyncClient, room_ids: list[str], concurrency: int
+    ) -> None:
+        """Load the state of many rooms (a broadcast's), `concurrency` at a time, then ask for
+        their members' device keys in one query. Failures are left to each room's own send."""
+        semaphore = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(room_id: str) -> None:
+            async with semaphore:
+                with contextlib.suppress(ConnectionError):
+                    await self.ensure(client, room_id, query_keys=False)
+
+        await asyncio.gather(*(one(room_id) for room_id in room_ids))
+        if client.should_query_keys:
+            await keys.query_keys(client)
+
     def loaded(self, room_id: str) -> bool:
         """Whether this room's state was loaded on demand."""
         return room_id in self._loaded
 
-    async def ensure(self, client: nio.AsyncClient, room_id: str) -> bool:
+    async def ensure(
+        self, client: nio.AsyncClient, room_id: str, *, query_keys: bool = True
+    ) -> bool:
         """Make sure nio knows `room_id` with its state; False if the bot is not joined to it.
 
         After a full-state start nio's own rooms are complete; after an incremental start each
         room's state is fetched once. A failed fetch raises, so a send is retried later rather
-        than made into a room nio knows too little about.
+        than made into a room nio knows too little about. With `query_keys` False the caller
+        asks for the members' device keys itself, once for many rooms.
         """
         if room_id in client.rooms and (not self._on_demand or room_id in self._loaded):
             return True
@@ -87,7 +108,7 @@ class RoomStates:
         room.members_synced = True
         if room.encrypted and client.olm is not None:
             client.olm.update_tracked_users(room)
-            if client.should_query_keys:
+            if query_keys and client.should_query_keys:
                 await keys.query_keys(client)
         self._loaded.add(room_id)
         log.debug("loaded the state of a room on demand")

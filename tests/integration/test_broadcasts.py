@@ -23,7 +23,8 @@ async def publish(world: World, text: str, expect_count: int) -> str:
         lambda e: e.room_id == room and "Voorbeeld" in e.body and text in e.body,
         what="the preview",
     )
-    assert f"gaat naar {expect_count} leden" in preview.body
+    members = "lid" if expect_count == 1 else "leden"
+    assert f"gaat naar {expect_count} {members}" in preview.body
     label = str(preview.fields["report"])
     await coordinator.say(room, "!ja")
     return label
