@@ -1,5 +1,8 @@
 """What bintui keeps on disk besides the session and nio's key store: unsent answers only.
 
+(nio's key store is keyed the same way: its pickles are encrypted with a second random secret
+from the session file, `store_key`; see `bintui.matrix_gateway`.)
+
 Messages are never cached on disk: every start reads them again from the homeserver. Unsent
 answers (drafts) are kept so that a crash or a closed laptop does not lose a half-written
 answer, and they are kept *encrypted at rest* and *briefly*:
@@ -12,8 +15,8 @@ answer, and they are kept *encrypted at rest* and *briefly*:
 - A draft is removed when it is sent, and any draft older than `DRAFT_DAYS` is dropped when
   the file is read or written. An empty set of drafts removes the file.
 
-Honest limit: someone who copies the whole account folder has the key as well as the file, as
-they have the access token; the protection is against partial copies, backups and recovered
+Honest limit: someone who copies the whole account folder has the keys as well as the files,
+as they have the access token; the protection is against partial copies, backups and recovered
 blocks, and it ends with the session.
 """
 

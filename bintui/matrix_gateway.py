@@ -1,4 +1,24 @@
-"""The real Gateway: matrix-nio with end-to-end encryption, a private store and a sync loop."""
+"""The real Gateway: matrix-nio with end-to-end encryption, a private store and a sync loop.
+
+The encryption store (nio's SQLite file `<user>_<device>.db` in the account's folder) holds the
+device's secret keys: the Olm account, Olm sessions and Megolm room keys, each as a pickle that
+nio encrypts with its `pickle_key`. bintui gives every session its own pickle key, the same way
+it keys the drafts (`bintui.local_cache`): a random 256-bit secret (`StoredSession.store_key`)
+written to the session file (`session.json`, mode 0600) at login and kept nowhere else. It is
+used as nio's pickle passphrase as it is (nio hashes it to the 32-byte key). A copy of the
+store without the session file (a backup, recovered blocks) does not give away the device's
+keys; logging out removes both.
+
+Backward compatibility: a session file written before the store key existed has no
+`store_key`; its store was pickled with nio's default passphrase (`NIO_DEFAULT_PICKLE_KEY`), so
+such a session keeps using that default and its store still opens. It is not re-keyed; logging
+out and in again gives the new login a keyed store. A store that does not open with the
+session's key (a changed or restored session file, a store left by another login) is refused
+with a clear `GatewayError`, like a missing store.
+
+Only the pickles are encrypted: the store's other rows (the devices of the users in the rooms,
+which rooms are encrypted) are not secret and stay readable to whoever can read the folder.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import vodozemac
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
@@ -55,6 +76,10 @@ from .settings import ClientSettings
 log = logging.getLogger(__name__)
 
 SESSION_FILE = "session.json"
+NIO_DEFAULT_PICKLE_KEY = "DEFAULT_KEY"
+"""nio's pickle passphrase when none is given: what stores of sessions without a store key use."""
+_LOCKED_STORE = (vodozemac.PickleException, vodozemac.LibolmPickleException)
+"""What nio raises when a pickle in the store does not decrypt with the pickle key."""
 DEVICE_NAME = "bintui"
 FIRST_SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100}}}
 """The first sync of a run fetches this many events per room, then pages back (below)."""
@@ -78,6 +103,31 @@ class StoredSession:
     homeserver: str
     cache_key: str = ""
     """The key of the encrypted local cache (`bintui.local_cache`): it ends with the session."""
+    store_key: str = ""
+    """The pickle key of nio's encryption store (see the module docstring); empty in a session
+    from before it existed, whose store keeps nio's default."""
+
+    @property
+    def keys(self) -> SessionKeys:
+        return SessionKeys(self.cache_key, self.store_key)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKeys:
+    """The session's two secrets, chosen before its client exists and written at each login."""
+
+    cache_key: str = ""
+    store_key: str = ""
+
+    @classmethod
+    def new(cls) -> SessionKeys:
+        """Fresh random keys for a new login (the store is created during the login)."""
+        return cls(cache_key=new_key(), store_key=new_key())
+
+    @property
+    def pickle_key(self) -> str:
+        """The passphrase nio encrypts the session's store with."""
+        return self.store_key or NIO_DEFAULT_PICKLE_KEY
 
 
 def account_dir(data_dir: Path, user_id: str) -> Path:
@@ -103,6 +153,7 @@ def read_session(path: Path) -> StoredSession | None:
             access_token=str(data["access_token"]),
             homeserver=str(data.get("homeserver", "")),
             cache_key=str(data.get("cache_key", "")),
+            store_key=str(data.get("store_key", "")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GatewayError(f"{path}: damaged session file ({type(exc).__name__})") from None
@@ -151,6 +202,8 @@ class MatrixGateway:
         self._undecrypted: OrderedDict[str, tuple[str, Any]] = OrderedDict()
         self._joining: set[str] = set()
         self._drafts: DraftStore | None = None
+        self._keys = SessionKeys()
+        """The session's keys, chosen before its client exists: a (re-)login writes them."""
 
     # -- Gateway API -----------------------------------------------------------------------
 
@@ -167,6 +220,7 @@ class MatrixGateway:
             raise LoginRequired()  # before any folder exists: nothing left after a logout
         ensure_private_dir(self.settings.data_dir)
         ensure_private_dir(folder)
+        self._keys = session.keys if session is not None else SessionKeys.new()
         client = AsyncClient(
             self.settings.homeserver,
             user_id,
@@ -177,13 +231,17 @@ class MatrixGateway:
                 store_sync_tokens=False,
                 max_timeouts=0,  # connection errors reach our loop, which shows them
                 request_timeout=30,
+                pickle_key=self._keys.pickle_key,
             ),
         )
         self._client = client
         try:
             if session is not None:
                 self._check_store(folder, session)
-                client.restore_login(session.user_id, session.device_id, session.access_token)
+                try:
+                    client.restore_login(session.user_id, session.device_id, session.access_token)
+                except _LOCKED_STORE:
+                    raise self._locked_store(folder, session.user_id, session.device_id) from None
             else:
                 await self._login(client, folder, user_id)
             first_done = await self._try_first_sync(client, folder, user_id)
@@ -385,8 +443,20 @@ class MatrixGateway:
                 f"restore it from a backup, or remove {folder / SESSION_FILE} to log in again"
             )
 
+    @staticmethod
+    def _locked_store(folder: Path, user_id: str, device_id: str) -> GatewayError:
+        """A store whose keys do not decrypt with the session's key: never silently replaced."""
+        store = folder / f"{user_id}_{device_id}.db"
+        return GatewayError(
+            f"the encryption store of device {device_id} ({store}) cannot be opened with the "
+            f"key of this session: the session file ({folder / SESSION_FILE}) was changed, or "
+            "the store was left by another login; restore both from the same backup, or "
+            "remove both to log in again"
+        )
+
     async def _login(self, client: AsyncClient, folder: Path, user_id: str) -> None:
-        """First login with the password; writes session.json (the password is not kept)."""
+        """Login with the password; writes session.json with the session's keys (the password
+        is not kept)."""
         password = self.settings.password
         if password is None:
             raise LoginRequired()
@@ -396,6 +466,9 @@ class MatrixGateway:
             raise GatewayError(
                 f"{self.settings.homeserver} is not reachable ({describe(exc)})"
             ) from None
+        except _LOCKED_STORE:
+            # nio opens the store of the device id it got back; one was left by another login.
+            raise self._locked_store(folder, user_id, client.device_id or "?") from None
         if isinstance(response, LoginError):
             if response.status_code in ("M_FORBIDDEN", "M_USER_DEACTIVATED", "M_INVALID_PARAM"):
                 raise LoginRequired(response.message)
@@ -407,6 +480,8 @@ class MatrixGateway:
                 device_id=response.device_id,
                 access_token=response.access_token,
                 homeserver=self.settings.homeserver,
+                cache_key=self._keys.cache_key,
+                store_key=self._keys.store_key,
             ),
         )
 
