@@ -16,6 +16,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
+## A production install (docs/operator.md): the package and what it needs to run, no test tools.
+.PHONY: install-prod
+install-prod: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet .
+
 ## The js resident's pinned matrix-js-sdk (tests/js/package-lock.json), installed again when the
 ## lock file changes; the stamp lives inside node_modules, so deleting that re-installs too.
 JS := tests/js
