@@ -350,6 +350,11 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "{label} wordt afgeleverd bij {count} {count:plural:lid:leden}…",
         "en": "{label} is being delivered to {count} {count:plural:member:members}…",
     },
+    "composer.progress": {
+        "nl": "{label} wordt afgeleverd: {delivered} van {total} {total:plural:lid:leden} bereikt…",
+        "en": "{label} is being delivered: {delivered} of {total} "
+        "{total:plural:member:members} reached…",
+    },
     "composer.done": {
         "nl": "{label}: afgeleverd aan {delivered} van {total} {total:plural:lid:leden}.",
         "en": "{label}: delivered to {delivered} of {total} {total:plural:member:members}.",

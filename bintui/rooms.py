@@ -6,10 +6,11 @@
 - In a police room, the bot's `bulletin` and `forward` messages are listed (their words come
   from the `text` field, never from the body).
 - In a wijk room, the bot reports on a broadcast: a preview (`system`, `report` W-0001, `text`)
-  and then notices (confirmed, refused, cancelled, started, done). The bot puts the step
-  (`phase`), the recipient count and the delivery count in fields (protocol, issue 5); only
-  a bot that predates those fields is read from its own sentences, matched against the same
-  `bridge.i18n` templates it fills in (and the fairness verdict's quoted words still are).
+  and then notices (confirmed, refused, cancelled, started, progress while it is delivered,
+  done). The bot puts the step (`phase`), the recipient count and the delivery count in
+  fields (protocol, issue 5); only a bot that predates those fields is read from its own
+  sentences, matched against the same `bridge.i18n` templates it fills in (and the fairness
+  verdict's quoted words still are).
   Only messages from the bot (when it is configured) with `nl.bin` fields count, so a
   coordinator typing "W-0001: afgeleverd aan 9 van 9 leden." changes nothing.
 - In a desk, the bot's answer to `!stats` gives the member count ("Leden: 42", or "<5").
@@ -84,6 +85,7 @@ _NOTICES: list[tuple[str, BroadcastPhase, list[re.Pattern[str]]]] = [
     ("broadcast.confirmed", "confirmed", _templates("broadcast.confirmed")),
     ("broadcast.cancelled", "cancelled", _templates("broadcast.cancelled")),
     ("broadcast.started", "sending", _templates("broadcast.started")),
+    ("broadcast.progress", "sending", _templates("broadcast.progress")),
     ("broadcast.done", "done", _templates("broadcast.done")),
 ]
 _REFUSED = _NOTICES[0][2]
@@ -93,9 +95,11 @@ PHASES: dict[str, BroadcastPhase] = {
     "confirmed": "confirmed",
     "cancelled": "cancelled",
     "sending": "sending",
+    "progress": "sending",
     "done": "done",
 }
-"""The bot's `phase` field (bridge.protocol.BROADCAST_PHASES) as the client's phase."""
+"""The bot's `phase` field (bridge.protocol.BROADCAST_PHASES) as the client's phase: a
+progress line is the sending step with a count so far."""
 _STATS_TITLE = _templates("stats.title")
 _STATS_MEMBERS = [
     template_regex(bot_i18n.t("stats.members", lang).replace("{count}", "{members}"))

@@ -1,5 +1,6 @@
 """Wijk broadcasts: an explicit publish in the wijk room, a preview, a confirmation, an undo
-window, then delivery into every member's private room with a count for the coordinators.
+window, then delivery into every member's private room with progress and a count for the
+coordinators.
 
 Members are never together in one room (they would see each other), so a broadcast is a
 fan-out: one encrypted message per member room. Every delivery has its own transaction id,
@@ -10,6 +11,7 @@ second copy. Ordinary chat between coordinators in the wijk room is never broadc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -79,6 +81,8 @@ def member_content(b: Broadcast, language: str) -> dict[str, Any]:
 
 DELIVERY_BATCH = 25
 """Accepted deliveries written down per transaction."""
+PROGRESS_EVERY_S = 15.0
+"""While a broadcast is delivered, how often the wijk room hears how far it got."""
 
 
 class Broadcasts:
@@ -418,11 +422,16 @@ class BroadcastRunner:
         )
         await self.rooms.ensure_all(client, [str(r[1]) for r in rows], self.concurrency)
         semaphore = asyncio.Semaphore(self.concurrency)
+        progress = asyncio.create_task(self._report_progress(b))
         try:
             await asyncio.gather(
                 *(self._send_one(client, semaphore, b, r[0], r[1], r[2], r[3]) for r in rows)
             )
         finally:
+            # Stopped before the count below, so no progress line follows "done".
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
             self.broadcasts.record_accepted()
         delivered, total = self.broadcasts.counts(b.id)
         with self.store.transaction() as db:
@@ -445,6 +454,39 @@ class BroadcastRunner:
                 self.broadcasts._say(db, room, text, fields)
         if delivered < total:
             log.warning("a broadcast reached %d of %d members", delivered, total)
+
+    async def _report_progress(self, b: Broadcast) -> None:
+        """Every `PROGRESS_EVERY_S` while members remain: "W-0001: 250 van 1000 leden bereikt…".
+
+        Only informative: the count comes from the stored deliveries, and a resumed broadcast
+        simply reports again. A failure here is logged and never stops the delivery.
+        """
+        try:
+            while True:
+                await asyncio.sleep(PROGRESS_EVERY_S)
+                delivered, total = self.broadcasts.counts(b.id)
+                room = self.store.wijk_room(b.wijk, "wijk")
+                if delivered >= total or room is None:
+                    continue
+                with self.store.transaction() as db:
+                    text = i18n.t(
+                        "broadcast.progress",
+                        self._lang,
+                        label=b.label,
+                        delivered=delivered,
+                        total=total,
+                    )
+                    fields = BinFields(
+                        kind=Kind.SYSTEM,
+                        wijk=b.wijk,
+                        report=b.label,
+                        phase="progress",
+                        delivered=delivered,
+                        total=total,
+                    )
+                    self.broadcasts._say(db, room, text, fields)
+        except Exception:  # the members' copies matter; this line is a courtesy
+            log.exception("a broadcast's progress line could not be posted")
 
     async def _send_one(
         self,

@@ -429,6 +429,10 @@ CATALOG: dict[str, dict[Language, str]] = {
         "nl": "{label} wordt nu afgeleverd bij {count} {count:plural:lid:leden}…",
         "en": "{label} is now being delivered to {count} {count:plural:member:members}…",
     },
+    "broadcast.progress": {
+        "nl": "{label}: {delivered} van {total} {total:plural:lid:leden} bereikt…",
+        "en": "{label}: {delivered} of {total} {total:plural:member:members} reached…",
+    },
     "broadcast.done": {
         "nl": "{label}: afgeleverd aan {delivered} van {total} {total:plural:lid:leden}.",
         "en": "{label}: delivered to {delivered} of {total} {total:plural:member:members}.",

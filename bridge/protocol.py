@@ -69,8 +69,17 @@ class Status(StrEnum):
     CLOSED = "afgehandeld"
 
 
-BROADCAST_PHASES = ("preview", "refused", "confirmed", "cancelled", "sending", "done")
-"""The steps of a broadcast the bot announces in the wijk room (`phase`)."""
+BROADCAST_PHASES = (
+    "preview",
+    "refused",
+    "confirmed",
+    "cancelled",
+    "sending",
+    "progress",
+    "done",
+)
+"""The steps of a broadcast the bot announces in the wijk room (`phase`). "progress" repeats
+while a long broadcast is being delivered; it only informs, "done" carries the final count."""
 
 REPORT_ID_RE = re.compile(r"^M-(\d{4,})$")
 
@@ -176,7 +185,7 @@ class BinFields:
     recipients: int | None = None
     """On a broadcast's preview and start: how many members it goes to."""
     delivered: int | None = None
-    """On a finished broadcast: how many members it reached ..."""
+    """On a broadcast's progress and at its end: how many members it reached so far ..."""
     total: int | None = None
     """... of how many."""
     undo_seconds: int | None = None

@@ -2,8 +2,8 @@
 
 Everything goes through the wijk room, as a coordinator in Element would do it: the client
 sends `!publiceer` and follows the bot's preview, then `!ja` (or `!ja zeker` after the
-fairness warning) or `!stop`, and shows the delivery as the bot reports it until "afgeleverd
-aan N van M".
+fairness warning) or `!stop`, and shows the delivery as the bot reports it ("250 van 1000
+leden bereikt…") until "afgeleverd aan N van M".
 """
 
 from __future__ import annotations
@@ -287,9 +287,15 @@ class ComposerScreen(Screen[None]):
                 t("composer.confirmed", label=b.label, seconds=seconds, stop=self._key("stop"))
             )
         elif b.phase == "sending":
-            status = Text(t("composer.sending", label=b.label, count=b.total or "?"))
+            if b.delivered is not None and b.total is not None:
+                status = Text(
+                    t("composer.progress", label=b.label, delivered=b.delivered, total=b.total)
+                )
+            else:
+                status = Text(t("composer.sending", label=b.label, count=b.total or "?"))
             progress.display = True
-            progress.update(total=None)
+            # The recipients from the bot's start line, then its progress lines' counts.
+            progress.update(total=b.total, progress=b.delivered or 0)
         elif b.phase == "done":
             status = Text(
                 t("composer.done", label=b.label, delivered=b.delivered, total=b.total),

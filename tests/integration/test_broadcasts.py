@@ -6,6 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
+from bridge import broadcasts
 from bridge.homeserver import EmbeddedHomeserver
 from bridge.leakscan import MemberTrace, assert_no_leaks
 from tests.conftest import MakeAccount
@@ -146,5 +149,42 @@ async def test_a_broadcast_to_fifty_members_is_delivered_to_all_of_them(
         assert "afgeleverd aan 50 van 50" in summary
         print(f"\n50-member broadcast: {elapsed:.1f} s from publish to count")
         for member in members:
+            await member.user.wait_for(lambda m=member: broadcasts_in(m), what="the broadcast")
+            assert len(broadcasts_in(member)) == 1
+
+
+async def test_a_broadcast_being_delivered_reports_its_progress_in_the_wijk_room(
+    homeserver: EmbeddedHomeserver,
+    make_account: MakeAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One member room at a time and a short interval, so delivery outlasts the first interval.
+    monkeypatch.setattr(broadcasts, "PROGRESS_EVERY_S", 0.05)
+    async with running_world(
+        homeserver, make_account, tmp_path, broadcast_undo_seconds=0, broadcast_concurrency=1
+    ) as world:
+        members = [await world.signed_up_member(make_account, "oost") for _ in range(5)]
+        label = await publish(world, TEXT, expect_count=5)
+        assert "afgeleverd aan 5 van 5" in await wait_done(world, label)
+
+        wijk_room = world.room("oost", "wijk")
+        notices = [
+            e
+            for e in world.coordinator("oost").in_room(wijk_room)
+            if e.sender == world.settings.bot.user_id and e.fields.get("report") == label
+        ]
+        phases = [str(e.fields.get("phase")) for e in notices]
+        progress = [e for e in notices if e.fields.get("phase") == "progress"]
+        assert progress, phases
+        # Only between the start line and the count, never after "done".
+        assert phases.index("sending") < phases.index("progress")
+        assert phases[-1] == "done" and phases.count("done") == 1
+        reached = [int(e.fields["delivered"]) for e in progress]
+        assert reached == sorted(reached)
+        for e in progress:
+            assert e.fields["total"] == 5 and 0 <= e.fields["delivered"] < 5
+            assert e.body == f"{label}: {e.fields['delivered']} van 5 leden bereikt…"
+        for member in members:  # informative only: still exactly one copy each
             await member.user.wait_for(lambda m=member: broadcasts_in(m), what="the broadcast")
             assert len(broadcasts_in(member)) == 1

@@ -191,6 +191,47 @@ def test_the_steps_and_counts_of_a_broadcast_come_from_the_bots_fields() -> None
     assert (book.broadcasts()[0].delivered, book.broadcasts()[0].total) == (41, 42)
 
 
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_progress_line_counts_the_members_reached_while_a_broadcast_is_sending(lang) -> None:
+    book = named_book()
+    book.add(event("$p", WIJK, preview("W-0001", TEXT, 1000), 10))
+    started = i18n.t("broadcast.started", lang, label="W-0001", count=1000)
+    book.add(event("$s", WIJK, say(started, report="W-0001", phase="sending", recipients=1000), 11))
+    (b,) = book.broadcasts()
+    assert (b.phase, b.delivered, b.total) == ("sending", None, 1000)
+    for ts, delivered in ((12, 250), (13, 600)):
+        text = i18n.t("broadcast.progress", lang, label="W-0001", delivered=delivered, total=1000)
+        notice = say(text, report="W-0001", phase="progress", delivered=delivered, total=1000)
+        assert book.add(event(f"$g{ts}", WIJK, notice, ts))
+        (b,) = book.broadcasts()
+        assert (b.phase, b.delivered, b.total) == ("sending", delivered, 1000)
+    done = i18n.t("broadcast.done", lang, label="W-0001", delivered=998, total=1000)
+    book.add(
+        event("$d", WIJK, say(done, report="W-0001", phase="done", delivered=998, total=1000), 14)
+    )
+    (b,) = book.broadcasts()
+    assert (b.phase, b.delivered, b.total) == ("done", 998, 1000)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_progress_sentence_of_a_bot_without_fields_is_read_too(lang) -> None:
+    book = named_book()
+    book.add(event("$p", WIJK, preview("W-0001", TEXT, 2), 10))
+    for ts, (key, values) in enumerate(
+        [
+            ("broadcast.started", {"count": 2}),
+            ("broadcast.progress", {"delivered": 1, "total": 2}),
+        ],
+        start=11,
+    ):
+        book.add(event(f"${key}", WIJK, say(i18n.t(key, lang, label="W-0001", **values)), ts))
+    (b,) = book.broadcasts()
+    assert (b.phase, b.delivered, b.total) == ("sending", 1, 2)
+    assert i18n.t("broadcast.progress", "nl", label="W-0001", delivered=1, total=1).endswith(
+        "1 van 1 lid bereikt…"
+    )
+
+
 def test_the_bots_plural_words_match_in_either_form() -> None:
     """The bot writes "1 lid" and "2 leden": both sentences are recognised."""
     for delivered, total in ((1, 1), (41, 42)):

@@ -126,7 +126,13 @@ async def test_the_composer_follows_the_bot_until_delivered(tmp_path: Path) -> N
         await pilot.pause()
         assert "W-0001 wordt afgeleverd bij 3 leden" in text_of(app, "#composer-status")
         progress = composer.query_one(ProgressBar)
-        assert progress.display and progress.total is None
+        assert progress.display and (progress.total, progress.progress) == (3, 0)
+        gateway.push_broadcast(
+            Broadcast("oost", "W-0001", "sending", text=sent.text, delivered=1, total=3)
+        )
+        await pilot.pause()
+        assert "W-0001 wordt afgeleverd: 1 van 3 leden bereikt" in text_of(app, "#composer-status")
+        assert (progress.total, progress.progress) == (3, 1)
         done = Broadcast("oost", "W-0001", "done", text=sent.text, delivered=2, total=3)
         gateway.push_broadcast(done)
         await pilot.pause()
