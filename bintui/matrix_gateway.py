@@ -318,7 +318,7 @@ class MatrixGateway:
 
     async def logout(self) -> None:
         """Log out on the homeserver, then remove this account's folder (session, store,
-        cross-signing keys, drafts). Nothing is deleted when the server did not log us out."""
+        identity marker, drafts). Nothing is deleted when the server did not log us out."""
         client, folder = self._client, self._folder
         if client is None or folder is None or not client.logged_in:
             raise GatewayError("not connected: the device cannot be logged out now")

@@ -26,6 +26,7 @@ __all__ = [
     "load_keys",
     "save_keys",
     "sign_json",
+    "sign_with_keys",
     "verify_device_chain",
     "verify_signed_json",
 ]
@@ -380,9 +381,10 @@ def _server_key(state: dict[str, Any], field_name: str, user_id: str, usage: str
 
 
 def _check_same_identity(
-    state: dict[str, Any], user_id: str, keys: CrossSigningKeys | None, key_file: Path
+    state: dict[str, Any], user_id: str, keys: CrossSigningKeys | None, key_file: Path | None
 ) -> CrossSigningKeys:
-    """Refuse to go on when the server's identity is not the one in our key file."""
+    """Refuse to go on when the server's identity is not the one in our key file (or, with no
+    key file, not the one whose keys we were given)."""
     server = {
         name: _server_key(state, f"{name}_keys", user_id, name)
         for name in KEY_NAMES  # master_keys, self_signing_keys, user_signing_keys
@@ -395,6 +397,12 @@ def _check_same_identity(
             "account password and makes every member see a new, unverified identity."
         )
     for name in KEY_NAMES:
+        if server[name] != keys.public(name) and key_file is None:
+            raise CrossSigningError(
+                f"the {name.replace('_', '-')} key of {user_id} on the homeserver "
+                f"({server[name] or 'missing'}) is not the one given ({keys.public(name)}): "
+                "these keys belong to another identity than the account's current one"
+            )
         if server[name] != keys.public(name):
             raise CrossSigningError(
                 f"the {name.replace('_', '-')} key of {user_id} on the homeserver "
@@ -424,7 +432,25 @@ async def ensure_cross_signing(client: AsyncClient, key_file: Path) -> CrossSign
     has not done so. Uploads only what is missing; never replaces existing cross-signing keys.
     Returns only when /keys/query shows device ← self-signing key ← our master key; raises
     CrossSigningError otherwise (network errors propagate as aiohttp exceptions).
+    The private keys are read from `key_file`; a new identity's keys are saved there first.
     """
+    return await _ensure(client, key_file, None)
+
+
+async def sign_with_keys(client: AsyncClient, keys: CrossSigningKeys) -> CrossSigningStatus:
+    """`ensure_cross_signing` with keys held in memory: nothing is read or written on disk.
+
+    For a client that keeps the private keys elsewhere (bintui: in secret storage on the
+    homeserver) and drops them once its device is signed. If the account has no identity yet,
+    `keys` are uploaded as its identity: the caller must have put them somewhere safe first.
+    """
+    return await _ensure(client, None, keys)
+
+
+async def _ensure(
+    client: AsyncClient, key_file: Path | None, given: CrossSigningKeys | None
+) -> CrossSigningStatus:
+    """`ensure_cross_signing` from `key_file`, or with `given` keys when key_file is None."""
     user_id: str = client.user_id
     device_id: str = client.device_id
     olm = client.olm
@@ -438,13 +464,14 @@ async def ensure_cross_signing(client: AsyncClient, key_file: Path) -> CrossSign
             raise CrossSigningError(f"uploading the device keys failed: {upload.message}")
     device_ed25519: str = olm.account.identity_keys["ed25519"]
 
-    keys = load_keys(key_file)
+    keys = load_keys(key_file) if key_file is not None else given
     state = await _query_own_keys(client)
     created = False
     uploaded = False
 
     if _server_key(state, "master_keys", user_id, "master") is None:
         if keys is None:
+            assert key_file is not None  # sign_with_keys always gives keys
             keys = CrossSigningKeys.generate()
             # Saved before the upload: a key on the server we no longer hold is worse than a
             # saved key the server never got (the next run simply uploads it again).

@@ -8,6 +8,8 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from textual.widgets import Static
@@ -16,15 +18,15 @@ from bintui import commands
 from bintui import secret_storage as ssss
 from bintui.app import BinTuiApp
 from bintui.gateway import Report
-from bintui.identity import KEY_FILE
+from bintui.identity import KEY_FILE, MARKER_FILE
 from bintui.matrix_gateway import SESSION_FILE, MatrixGateway, account_dir
 from bintui.screens.composer import ComposerScreen, ConfirmBroadcast
 from bintui.settings import ClientSettings
 from bintui.widgets.report_table import ReportTable
-from bridge.crosssign import verify_device_chain
-from bridge.homeserver import EmbeddedHomeserver
+from bridge.crosssign import CrossSigningKeys, save_keys, sign_json, verify_device_chain
+from bridge.homeserver import Account, EmbeddedHomeserver
 from tests.conftest import MakeAccount
-from tests.integration.harness import running_world
+from tests.integration.harness import client_api, running_world
 
 pytestmark = pytest.mark.integration
 
@@ -288,29 +290,65 @@ async def test_the_device_is_cross_signed_and_a_new_device_signs_itself_with_the
     homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
 ) -> None:
     account = make_account("co-identity")
+    observer = make_account("observer")
     settings = ClientSettings(
         homeserver=homeserver.url,
         user_id=account.user_id,
         password=account.password,
         data_dir=tmp_path / "first",
     )
+    folder = account_dir(tmp_path / "first", account.user_id)
     first = MatrixGateway(settings, sync_timeout_ms=500)
     await first.start(lambda: None)
     try:
         assert first.identity.status == "created"
         recovery_key = first.identity.recovery_key
         assert recovery_key is not None and recovery_key.startswith("Es")
-        folder = account_dir(tmp_path / "first", account.user_id)
-        assert stat.S_IMODE((folder / KEY_FILE).stat().st_mode) == 0o600
         assert await signed_by_identity(first, "BINTUI")
     finally:
         await first.close()
 
-    # The same device again: nothing to create, still signed.
+    # Signed, and no private key of the identity left on disk: only the public marker (0600).
+    master_key = await server_master_key(homeserver, observer.access_token, account.user_id)
+    assert not (folder / KEY_FILE).exists()
+    assert stat.S_IMODE((folder / MARKER_FILE).stat().st_mode) == 0o600
+    assert json.loads((folder / MARKER_FILE).read_text()) == {
+        "user_id": account.user_id,
+        "device_id": "BINTUI",
+        "master_key": master_key,
+    }
+    seeds = await identity_seeds(homeserver, account.access_token, account.user_id, recovery_key)
+    assert_no_secret_on_disk(tmp_path / "first", seeds)
+    # Another user's client sees the device signed by the identity.
+    assert await observer_sees_signed(homeserver, observer.access_token, account.user_id, "BINTUI")
+
+    # The same device again: nothing to create, signed without any key and without asking.
     again = MatrixGateway(settings.model_copy(update={"password": None}), sync_timeout_ms=500)
     await again.start(lambda: None)
     await again.close()
     assert again.identity.status == "signed"
+    assert not (folder / KEY_FILE).exists()
+
+    # A folder from an older bintui still holds the keys: used once, then deleted.
+    (folder / MARKER_FILE).unlink()
+    save_keys(folder / KEY_FILE, CrossSigningKeys.from_json(seeds))
+    migrated = MatrixGateway(settings.model_copy(update={"password": None}), sync_timeout_ms=500)
+    await migrated.start(lambda: None)
+    await migrated.close()
+    assert migrated.identity.status == "signed", migrated.identity.message
+    assert not (folder / KEY_FILE).exists()
+    assert json.loads((folder / MARKER_FILE).read_text())["master_key"] == master_key
+    assert_no_secret_on_disk(tmp_path / "first", seeds)
+
+    # A marker that the server does not bear out is not trusted (and not kept).
+    (folder / MARKER_FILE).write_text(
+        json.dumps({**json.loads((folder / MARKER_FILE).read_text()), "device_id": "OTHER"})
+    )
+    doubted = MatrixGateway(settings.model_copy(update={"password": None}), sync_timeout_ms=500)
+    await doubted.start(lambda: None)
+    await doubted.close()
+    assert doubted.identity.status == "needs_recovery_key"
+    assert not (folder / MARKER_FILE).exists()
 
     # A second device of the same coordinator: it has no keys, so it asks for the recovery key.
     second_settings = settings.model_copy(
@@ -331,6 +369,120 @@ async def test_the_device_is_cross_signed_and_a_new_device_signs_itself_with_the
         assert await signed_by_identity(second, "BINTUI2")
     finally:
         await second.close()
+    second_folder = account_dir(tmp_path / "second", account.user_id)
+    assert not (second_folder / KEY_FILE).exists()
+    assert json.loads((second_folder / MARKER_FILE).read_text())["device_id"] == "BINTUI2"
+    assert_no_secret_on_disk(tmp_path / "second", seeds)
+    assert await observer_sees_signed(homeserver, observer.access_token, account.user_id, "BINTUI2")
+    second_again = MatrixGateway(
+        second_settings.model_copy(update={"password": None}), sync_timeout_ms=500
+    )
+    await second_again.start(lambda: None)
+    await second_again.close()
+    assert second_again.identity.status == "signed"
+
+    # The identity is reset elsewhere (with the password): the marker no longer holds, so the
+    # device asks again, and the old recovery key's keys are refused as another identity's.
+    await reset_identity(homeserver, account)
+    after_reset = MatrixGateway(
+        second_settings.model_copy(update={"password": None}), sync_timeout_ms=500
+    )
+    await after_reset.start(lambda: None)
+    try:
+        assert after_reset.identity.status == "needs_recovery_key"
+        assert not (second_folder / MARKER_FILE).exists()
+        stale = await after_reset.restore_identity(recovery_key)
+        assert stale.status == "failed"
+        assert "another identity" in stale.message
+    finally:
+        await after_reset.close()
+    assert not (second_folder / KEY_FILE).exists()
+    assert not (second_folder / MARKER_FILE).exists()
+
+
+async def server_master_key(homeserver: EmbeddedHomeserver, token: str, user_id: str) -> str:
+    status, state = await client_api(
+        homeserver.url,
+        token,
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        {"device_keys": {user_id: []}},
+    )
+    assert status == 200
+    (msk,) = state["master_keys"][user_id]["keys"].values()
+    return str(msk)
+
+
+async def observer_sees_signed(
+    homeserver: EmbeddedHomeserver, token: str, user_id: str, device_id: str
+) -> bool:
+    """What another Matrix user's client sees: `device_id` ← self-signing key ← master key."""
+    status, state = await client_api(
+        homeserver.url,
+        token,
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        {"device_keys": {user_id: []}},
+    )
+    assert status == 200
+    return verify_device_chain(state, user_id, device_id)
+
+
+async def identity_seeds(
+    homeserver: EmbeddedHomeserver, token: str, user_id: str, recovery_key: str
+) -> dict[str, str]:
+    """The identity's private keys, read from secret storage as any client would."""
+    key = ssss.decode_recovery_key(recovery_key)
+    base = f"/_matrix/client/v3/user/{quote(user_id, safe='')}/account_data/"
+    _, default = await client_api(homeserver.url, token, "GET", base + ssss.DEFAULT_KEY)
+    seeds: dict[str, str] = {}
+    for which, name in ssss.CROSS_SIGNING_SECRETS.items():
+        _, stored = await client_api(homeserver.url, token, "GET", base + name)
+        seeds[which] = ssss.decrypt_secret(key, name, stored["encrypted"][default["key"]])
+    return seeds
+
+
+def assert_no_secret_on_disk(data_dir: Path, seeds: dict[str, str]) -> None:
+    """No file under `data_dir` holds a private key of the identity, as text or as bytes."""
+    keys = CrossSigningKeys.from_json(seeds)
+    needles = [s.encode() for s in seeds.values()] + [keys.seed(n) for n in seeds]
+    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    assert files, "the folder is there"
+    for path in files:
+        data = path.read_bytes()
+        assert not any(needle in data for needle in needles), f"a private key in {path}"
+
+
+async def reset_identity(homeserver: EmbeddedHomeserver, account: Account) -> None:
+    """Replace the account's cross-signing keys, as Element's "reset identity" does."""
+    keys = CrossSigningKeys.generate()
+    master_id = f"ed25519:{keys.public('master')}"
+    body: dict[str, Any] = {
+        "master_key": keys.key_object("master", account.user_id),
+        "self_signing_key": sign_json(
+            keys.key_object("self_signing", account.user_id),
+            keys.master,
+            account.user_id,
+            master_id,
+        ),
+        "user_signing_key": sign_json(
+            keys.key_object("user_signing", account.user_id),
+            keys.master,
+            account.user_id,
+            master_id,
+        ),
+    }
+    path = "/_matrix/client/v3/keys/device_signing/upload"
+    status, answer = await client_api(homeserver.url, account.access_token, "POST", path, body)
+    assert status == 401, answer
+    body["auth"] = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": account.user_id},
+        "password": account.password,
+        "session": answer["session"],
+    }
+    status, answer = await client_api(homeserver.url, account.access_token, "POST", path, body)
+    assert status == 200, answer
 
 
 async def signed_by_identity(gateway: MatrixGateway, device_id: str) -> bool:
