@@ -509,8 +509,12 @@ async def send_broadcast(app: BinTuiApp, pilot: Pilot[None], label: str) -> None
     """Ctrl+S asks the bot for a preview; confirm with Enter; wait for the delivery count."""
     await pilot.press("ctrl+s")
     confirm = await eventually(
-        lambda: isinstance(app.screen, ConfirmBroadcast) and app.screen,
-        what=f"the confirmation of {label}",
+        lambda: (
+            isinstance(app.screen, ConfirmBroadcast)
+            and app.screen.query(".dialog-title")
+            and app.screen
+        ),
+        what=f"the confirmation of {label}, composed",
     )
     assert isinstance(confirm, ConfirmBroadcast)
     assert (confirm.broadcast.label, confirm.broadcast.recipients) == (label, MEMBERS)
