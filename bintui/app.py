@@ -75,7 +75,7 @@ class BinTuiApp(App[None]):
         Binding("f4", "show_composer", "Wijkbericht", id="app.composer"),
         Binding("f5", "show_overview", "Overzicht", id="app.overview"),
         Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect"),
-        Binding("f9", "logout", "Uitloggen", id="app.logout", show=False),
+        Binding("f9", "logout", "Uitloggen", id="app.logout"),
     ]
 
     class GatewayChanged(Message):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -34,6 +34,14 @@ __all__ = ["UNREAD_MARK", "DeskScreen", "format_age"]
 
 AGE_REFRESH_SECONDS = 30.0
 Clock = Callable[[], float]
+PHOTO_ACTIONS = ("view_image", "save_image")
+"""Shown in the footer only while the report on display has a photo."""
+PHOTO_BINDINGS = tuple(f"screen.{action}" for action in PHOTO_ACTIONS)
+
+
+def photos(report: Report) -> list[ThreadItem]:
+    """The report's photos that can be fetched, oldest first."""
+    return [i for i in report.items if i.media == "image" and i.file is not None]
 
 
 class SearchInput(Input):
@@ -57,7 +65,7 @@ class DeskScreen(Screen[None]):
         Binding("ctrl+s", "send", "Versturen", id="desk.send"),
         Binding("ctrl+n", "next_unread", "Volgende nieuwe", id="desk.next_unread"),
         Binding("ctrl+l", "focus_list", "Lijst", id="desk.focus_list"),
-        Binding("ctrl+o", "focus_composer", "Antwoorden", id="desk.focus_composer", show=False),
+        Binding("ctrl+o", "focus_composer", "Antwoorden", id="desk.focus_composer"),
     ]
 
     # `var`, not `reactive`: a change repaints only the widgets that show it (they refresh
@@ -120,6 +128,8 @@ class DeskScreen(Screen[None]):
         self._title: Text | None = None
         self._shown: list[Report] = []
         self._by_key: dict[str, Report] = {}
+        self._photo_keys = False
+        """Whether the footer offers the photo keys (the report on display has a photo)."""
         i18n.localise_bindings(self)
 
     def compose(self) -> ComposeResult:
@@ -288,11 +298,34 @@ class DeskScreen(Screen[None]):
             self.query_one("#thread-title", Static).update(title)
             self._title = title
         self.query_one(ThreadView).report = report
+        has_photo = report is not None and bool(photos(report))
+        if has_photo != self._photo_keys:
+            # Only then: a new set of bindings rebuilds the footer.
+            self._photo_keys = has_photo
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The photo keys are in the footer only for a report with a photo."""
+        if action in PHOTO_ACTIONS:
+            return self._photo_keys
+        return True
 
     def _refresh_ages(self) -> None:
         self.query_one(ReportTable).refresh_ages()
 
     # -- events -------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """A photo key on a report without a photo: Textual skips a binding `check_action`
+        refuses, so say here why nothing happens (the key is not in the footer then)."""
+        if self._photo_keys or not isinstance(self.focused, ReportTable):
+            return
+        # The bindings from the list up, as remapped in the settings (Textual's own chain).
+        bound = (
+            b for _, keys in self._binding_chain for b in keys.key_to_bindings.get(event.key, ())
+        )
+        if any(binding.action in PHOTO_BINDINGS for binding in bound):
+            self._with_photo(lambda *_: None)
 
     @on(ReportTable.RowHighlighted, "#reports")
     def _highlighted(self, event: ReportTable.RowHighlighted) -> None:
@@ -445,13 +478,13 @@ class DeskScreen(Screen[None]):
         report = self._report_or_warn()
         if report is None:
             return
-        photos = [i for i in report.items if i.media == "image" and i.file is not None]
+        found = photos(report)
         t = self.i18n
-        if not photos:
+        if not found:
             self.notify(t("image.none"), severity="warning", markup=False)
             return
-        if len(photos) == 1:
-            then(report, photos[0], 1)
+        if len(found) == 1:
+            then(report, found[0], 1)
             return
         options = [
             (
@@ -462,12 +495,12 @@ class DeskScreen(Screen[None]):
                     time=time.strftime("%d-%m %H:%M", time.localtime(p.ts)),
                 ),
             )
-            for n, p in enumerate(photos, start=1)
+            for n, p in enumerate(found, start=1)
         ]
 
         def chosen(value: str | None) -> None:
             if value is not None:
-                then(report, photos[int(value) - 1], int(value))
+                then(report, found[int(value) - 1], int(value))
 
         title = t("image.which", report=report.report)
         self.app.push_screen(ChoiceScreen(t, title, options), chosen)

@@ -86,6 +86,10 @@ class ReportTable(RowList):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "screen.claim", "Neem", id="desk.claim"),
+        # Shown only when the report has a photo (`DeskScreen.check_action`); early, so that
+        # at 80 columns they are in view when they apply.
+        Binding("i", "screen.view_image", "Foto bekijken", id="desk.view_image"),
+        Binding("e", "screen.save_image", "Foto opslaan", id="desk.save_image"),
         Binding("s", "screen.status", "Status", id="desk.status"),
         Binding("c", "screen.category", "Categorie", id="desk.category"),
         Binding("d", "screen.forward", "Doorsturen", id="desk.forward"),
@@ -93,8 +97,6 @@ class ReportTable(RowList):
         Binding("slash", "screen.search", "Zoeken", id="desk.search"),
         Binding("f", "screen.filter", "Filter", id="desk.filter"),
         Binding("o", "screen.sort", "Sorteren", id="desk.sort"),
-        Binding("i", "screen.view_image", "Foto bekijken", id="desk.view_image", show=False),
-        Binding("e", "screen.save_image", "Foto opslaan", id="desk.save_image", show=False),
     ]
 
     def __init__(self, i18n: I18n, *, clock: Callable[[], float], id: str | None = None) -> None:

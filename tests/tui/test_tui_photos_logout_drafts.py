@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from textual.app import App
 from textual.widgets import Input, Static, TextArea
+from textual.widgets._footer import FooterKey
 
-from bintui.gateway import MediaFile, ThreadItem
+from bintui.gateway import MediaFile, Report, ThreadItem
 from bintui.local_cache import DRAFT_DAYS, DraftStore, new_key
 from bintui.media_view import CannotShow, half_blocks, suggested_name
 from bintui.screens.actions import ChoiceScreen, ImageScreen, PathScreen
@@ -40,12 +42,12 @@ def saved(path: Path) -> tuple[bytes, int, int]:
     )
 
 
-def with_photo(number: int = 3) -> FakeGateway:
+def with_photo(number: int = 3, others: tuple[Report, ...] = ()) -> FakeGateway:
     base = report(number, "Rode Vos", "Kijk, deze auto.")
     photo = ThreadItem(
         "$photo", "member", "Rode Vos", "", base.opened_ts + 5, media="image", file=PHOTO
     )
-    gateway = FakeGateway([replace(base, items=[*base.items, photo])])
+    gateway = FakeGateway([replace(base, items=[*base.items, photo]), *others])
     gateway.media[PHOTO.url] = png()
     return gateway
 
@@ -99,6 +101,74 @@ async def test_a_report_without_a_photo_says_so(tmp_path: Path) -> None:
         await pilot.press("i")
         await pilot.pause()
         assert any("geen foto" in n.message for n in app._notifications)
+
+
+def footer(app: App[None]) -> dict[str, str]:
+    """The footer's keys with their labels, as on screen now."""
+    return {key.key: key.description for key in app.screen.query(FooterKey)}
+
+
+def photo_and_plain() -> FakeGateway:
+    """M-0003 with a photo on top of the list, M-0001 without one below it."""
+    return with_photo(others=(report(1, "Gele Uil", "Geen foto", minutes_ago=60),))
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        ("nl", ("Foto bekijken", "Foto opslaan", "Uitloggen", "Antwoorden")),
+        ("en", ("View photo", "Save photo", "Log out", "Answer")),
+    ],
+)
+async def test_the_footer_offers_the_photo_keys_only_for_a_report_with_a_photo(
+    tmp_path: Path, language: str, labels: tuple[str, str, str, str]
+) -> None:
+    view, save, logout, answer = labels
+    app, _ = make_app(photo_and_plain(), tmp_path=tmp_path, language=language)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.selected == "$root3"
+        keys = footer(app)
+        assert (keys["i"], keys["e"]) == (view, save)
+        assert (keys["f9"], keys["ctrl+o"]) == (logout, answer)
+        # At 80 columns the photo keys are in view, right after 'n', not scrolled away.
+        order = list(keys)
+        assert order[:3] == ["n", "i", "e"]
+
+        await pilot.press("down")  # M-0001: no photo
+        await pilot.pause()
+        assert app.screen.selected == "$root1"
+        keys = footer(app)
+        assert "i" not in keys and "e" not in keys
+        assert (keys["f9"], keys["ctrl+o"]) == (logout, answer)
+
+        await pilot.press("up")
+        await pilot.pause()
+        assert {"i", "e"} <= footer(app).keys()
+
+
+async def test_a_photo_key_on_a_report_without_a_photo_says_so_once(tmp_path: Path) -> None:
+    app, _ = make_app(photo_and_plain(), tmp_path=tmp_path, keys={"desk.view_image": "v"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "v" in footer(app) and "i" not in footer(app)  # remapped in the settings
+        await pilot.press("down", "v", "i", "e")
+        await pilot.pause()
+        said = [n.message for n in app._notifications if "geen foto" in n.message]
+        assert len(said) == 2  # 'v' and 'e'; 'i' is no photo key any more
+        assert app.screen.query_one("#reports").has_focus
+        # A photo arriving in the report on display brings the keys into the footer.
+        gateway = app.gateway
+        assert isinstance(gateway, FakeGateway)
+        plain = next(r for r in gateway.reports() if r.root_event_id == "$root1")
+        photo = ThreadItem(
+            "$photo1", "member", "Gele Uil", "", plain.opened_ts + 5, media="image", file=PHOTO
+        )
+        others = [r for r in gateway.reports() if r is not plain]
+        gateway.push([*others, replace(plain, items=[*plain.items, photo])])
+        await pilot.pause()
+        assert app.screen.selected == "$root1"
+        assert {"v", "e"} <= footer(app).keys()
 
 
 def test_half_blocks_fit_the_box_and_refuse_what_is_not_an_image() -> None:

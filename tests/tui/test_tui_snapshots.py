@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
 
 from bintui.app import BinTuiApp
-from bintui.gateway import Broadcast, PoliceItem, ThreadItem, WijkStats
+from bintui.gateway import Broadcast, MediaFile, PoliceItem, ThreadItem, WijkStats
 from bintui.settings import ClientSettings
 
 from .fakes import FIXED_NOW, FakeGateway, report
@@ -224,3 +225,22 @@ def test_a_delivered_broadcast_snapshot(snap_compare: SnapCompare, tmp_path: Pat
         await pilot.pause()
 
     assert snap_compare(app(tmp_path), terminal_size=(80, 24), run_before=steady(delivered))
+
+
+def test_a_report_with_a_photo_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The photo keys join the footer, in view at 80 columns (only while they apply)."""
+    fake = gateway()
+    first, *others = fake.reports()
+    photo = ThreadItem(
+        "$photo4",
+        "member",
+        first.pseudonym,
+        "",
+        first.opened_ts + 60,
+        media="image",
+        file=MediaFile("mxc://localhost/photo", "k", "iv", "sha", "image/jpeg"),
+    )
+    fake.push([replace(first, items=[*first.items, photo]), *others])
+    settings = ClientSettings(data_dir=tmp_path, language="nl")
+    app = BinTuiApp(settings, gateway_factory=lambda _: fake, clock=lambda: FIXED_NOW)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(desk))
