@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from bridge.bot import Bridge
 from bridge.homeserver import Account, EmbeddedHomeserver
+from bridge.leakscan import MemberTrace, assert_no_leaks
 from bridge.protocol import FIELD
 from bridge.scenario import Seen
 from bridge.settings import (
@@ -53,6 +54,8 @@ class User:
     events: list[Received] = field(default_factory=list)
     auto_join: bool = True
     undecryptable: int = 0
+    sent_event_ids: list[str] = field(default_factory=list)
+    """Every event this user sent (for the leak scanner: none may be named by the bot)."""
 
     @property
     def user_id(self) -> str:
@@ -145,6 +148,7 @@ class User:
             room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         assert isinstance(response, nio.RoomSendResponse), response
+        self.sent_event_ids.append(str(response.event_id))
         return str(response.event_id)
 
     async def say(self, room_id: str, text: str, **extra: Any) -> str:
@@ -209,6 +213,7 @@ class World:
     tmp: Path
     sent: list[Sent] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     """The running bot; None while it is stopped."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -266,7 +271,8 @@ class World:
 
     async def new_member(self, register: Callable[..., Account], name: str = "lid") -> Member:
         """A resident who starts a DM with the bot, joins the bot's room, and is welcomed."""
-        account = register(name, displayname=f"Bewoner {uuid.uuid4().hex[:4]}")
+        display_name = f"Bewoner {uuid.uuid4().hex[:4]}"
+        account = register(name, displayname=display_name)
         user = await make_user(account, self.homeserver.url, self.tmp / "members" / account.user_id)
         self.users.append(user)
         dm = await user.client.room_create(
@@ -285,7 +291,10 @@ class World:
             lambda e: e.room_id != dm.room_id and e.fields.get("kind") == "notice",
             what="the welcome in the bot's private room",
         )
-        member = Member(user=user, dm_room=dm.room_id, private_room=welcome.room_id)
+        member = Member(
+            user=user, dm_room=dm.room_id, private_room=welcome.room_id, display_name=display_name
+        )
+        self.members.append(member)
         return member
 
     async def signed_up_member(
@@ -302,6 +311,36 @@ class World:
     def sent_to(self, room_id: str) -> list[Sent]:
         return [s for s in self.sent if s.room_id == room_id]
 
+    def assert_no_member_leaks(self) -> None:
+        """Scan every field of everything the bot sent, and of every bot event a coordinator or
+        police officer decrypted, for each member's identifiers; run after every test that
+        used this world. A member who chose `!persoonlijk ja` is exempt: that is their choice.
+        """
+        revealed = {
+            s.content[FIELD].get("user_id")
+            for s in self.sent
+            if isinstance(s.content.get(FIELD), dict) and s.content[FIELD].get("revealed")
+        }
+        bot = self.settings.bot.user_id
+        staff_seen = [
+            (e.room_id, e.source)
+            for user in [*self.coordinators.values(), *self.police.values()]
+            for e in user.events
+            if e.sender == bot
+        ]
+        for member in self.members:
+            if member.user_id in revealed:
+                continue
+            own = {member.private_room, member.dm_room}
+            trace = MemberTrace(
+                user_id=member.user_id,
+                display_name=member.display_name,
+                room_ids=sorted(own),
+                event_ids=list(member.user.sent_event_ids),
+            )
+            assert_no_leaks([s.content for s in self.sent if s.room_id not in own], trace)
+            assert_no_leaks([e for room_id, e in staff_seen if room_id not in own], trace)
+
 
 @dataclass
 class Member:
@@ -310,6 +349,7 @@ class Member:
     user: User
     dm_room: str
     private_room: str
+    display_name: str | None = None
 
     @property
     def user_id(self) -> str:
@@ -368,6 +408,7 @@ async def running_world(
         for user in [*staff.values(), *police.values()]:
             await user.sync()  # and see the rooms as joined
         yield world
+        world.assert_no_member_leaks()
     finally:
         if world.task is not None:
             world.stop.set()

@@ -57,7 +57,9 @@ async def test_a_js_residents_photo_with_gps_reaches_the_desk_only_as_a_clean_ne
         file = content["file"]
         assert file["url"] not in sent["mxc"], "the resident's upload was reused"
         assert file["key"]["k"] != sent["content"]["file"]["key"]["k"], "the key was reused"
-        assert "thumbnail_file" not in content.get("info", {})
+        info = content.get("info", {})
+        assert not {"thumbnail_file", "thumbnail_info", "thumbnail_url"} & set(info), info
+        assert "blurhash" not in str(content).lower(), "Element's blurhash crossed"
         assert content.get("filename") == "foto-M-0001.jpg"
         for part in ("IMG_", "Kerkstraat", "Jansen"):
             assert part not in str(content), f"{part!r} of the file name crossed"
