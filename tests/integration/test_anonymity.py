@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import nio
+import pytest
 from nio.crypto.attachments import decrypt_attachment
 from PIL import Image
 
 from bridge.homeserver import EmbeddedHomeserver
 from bridge.leakscan import MemberTrace, assert_no_leaks
 from tests.conftest import MakeAccount
-from tests.integration.harness import Member, User, World, running_world
+from tests.integration.harness import Member, Sent, User, World, running_world
 from tests.integration.test_relay_flow import assert_bot_leaks_nothing, trace_of
 from tests.unit.test_media import phone_photo
 
@@ -267,3 +268,23 @@ async def test_blocks_reveals_links_long_texts_and_floods_on_a_real_homeserver(
         ]
         assert_no_leaks(outside, trace_of(member))
         assert_no_leaks(outside, MemberTrace(user_id=other.user_id))
+
+
+async def test_the_scan_every_world_ends_with_catches_a_member_identifier_outside_their_room(
+    homeserver: EmbeddedHomeserver, make_account: MakeAccount, tmp_path: Path
+) -> None:
+    """The check `running_world` runs after every test sees each member and each identifier."""
+    async with running_world(homeserver, make_account, tmp_path) as world:
+        member = await world.signed_up_member(make_account, "oost")
+        report = await member.user.say(member.private_room, "Er staat een busje voor nr. 4")
+        desk = world.room("oost", "desk")
+        await world.coordinator("oost").wait_for_event(
+            lambda e: e.room_id == desk and "busje" in e.body, what="the report in the desk"
+        )
+        world.assert_no_member_leaks()  # what the bot really sent is clean
+        assert member.display_name
+        for identifier in (member.user_id, member.display_name, member.private_room, report):
+            world.sent.append(Sent(desk, "m.room.message", {"body": f"zie {identifier}"}))
+            with pytest.raises(AssertionError):
+                world.assert_no_member_leaks()
+            world.sent.pop()
