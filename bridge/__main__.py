@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from bridge.settings import ConfigError, load_settings
+from bridge.settings import BridgeSettings, ConfigError, load_settings
 
 DEFAULT_DEMO_DIR = Path("var/demo")
 
@@ -38,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("wijk", help="the wijk's slug, e.g. oost")
     figures = admin_sub.add_parser("stats", help="figures without identities")
     figures.add_argument("wijk", nargs="?", help="one wijk's slug (default: all)")
-    admin.epilog = "Reload the running bot's configuration with: kill -HUP <pid>"
+    admin.epilog = (
+        "Reload the running bot's configuration with: systemctl reload bin-bridge "
+        "(or kill -HUP <pid>)"
+    )
 
     doctor = sub.add_parser("doctor", help="the bot's health in plain words (safe while it runs)")
     doctor.add_argument("--config", type=Path, help="bot config file (TOML); or BIN_BRIDGE_CONFIG")
@@ -149,6 +156,53 @@ def backup_or_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def tighten_data_dir(path: Path) -> bool:
+    """Make the bot's data dir private (0700) if it is open to others; True if changed.
+
+    `adduser --system --home` makes a home of mode 0755, and the bot keeps its keys, session
+    and database there; the bot owns the directory, so it closes it rather than only warn.
+    """
+    log = logging.getLogger("bridge")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return False  # the bot makes it itself, with mode 0700
+    if not mode & 0o077:
+        return False
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as exc:
+        log.warning(
+            "the data dir %s is open to others (mode %o) and cannot be made private (%s): "
+            "chmod 700 it",
+            path,
+            mode,
+            exc.strerror,
+        )
+        return False
+    log.warning("the data dir %s was open to others (mode %o): made it private (700)", path, mode)
+    return True
+
+
+class Reloadable(Protocol):
+    def request_reload(self, settings: BridgeSettings) -> None: ...
+
+
+def reload_handler(bridge: Reloadable, config: Path | None) -> Callable[[], None]:
+    """What SIGHUP does: read the config again and hand it to the bot (after its current
+    sync, up to SYNC_TIMEOUT_MS); a broken edit is refused and the running config kept."""
+
+    def reload() -> None:
+        log = logging.getLogger("bridge")
+        log.info("SIGHUP: reading the configuration again; it applies after the current sync")
+        try:
+            bridge.request_reload(load_settings(config))
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+
+    return reload
+
+
 def run_bot(config: Path | None, log_file: str | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM."""
     from bridge.bot import Bridge
@@ -157,6 +211,7 @@ def run_bot(config: Path | None, log_file: str | None = None) -> int:
 
     settings = load_settings(config)
     setup_logging(settings.log_level, log_file)
+    tighten_data_dir(settings.bot.data_dir)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -165,13 +220,7 @@ def run_bot(config: Path | None, log_file: str | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-        def reload() -> None:
-            try:
-                bridge.request_reload(load_settings(config))
-            except ConfigError as exc:  # a broken edit keeps the running configuration
-                logging.getLogger("bridge").error("reload refused: %s", exc)
-
-        loop.add_signal_handler(signal.SIGHUP, reload)
+        loop.add_signal_handler(signal.SIGHUP, reload_handler(bridge, config))
         await bridge.run(stop)
 
     try:

@@ -1,6 +1,7 @@
 """`bin-bridge doctor` checks for a production setup (one made by `bin-bridge init`): secret
 files' permissions, TLS and federation on the public URL, Synapse's privacy settings, the
-bot's rate-limit override, and the sign-up page. Read-only, like every doctor check.
+bot's rate-limit override, the members' privacy statement, and the sign-up page. Read-only,
+like every doctor check.
 
 Importing this module registers the checks (`bridge.doctor.check`); `bin-bridge doctor` does.
 """
@@ -154,9 +155,23 @@ async def _get(http: aiohttp.ClientSession, url: str, context: ssl.SSLContext) -
             except ValueError:
                 return 200, text
     except aiohttp.ClientSSLError as exc:
-        return 0, f"TLS failed ({type(exc).__name__}: certificate not valid for this name?)"
+        return 0, f"TLS failed ({tls_reason(exc)})"
     except (aiohttp.ClientError, TimeoutError) as exc:
         return 0, f"no answer ({type(exc).__name__})"
+
+
+def tls_reason(exc: BaseException) -> str:
+    """The actual reason a TLS connection failed, e.g. "certificate has expired"."""
+    # aiohttp's ClientConnectorCertificateError is itself an ssl.CertificateError, but the
+    # one with verify_message is the error it wraps.
+    for candidate in (getattr(exc, "certificate_error", None), exc.__cause__, exc):
+        message = getattr(candidate, "verify_message", None)
+        if isinstance(candidate, ssl.SSLCertVerificationError) and message:
+            return f"certificate not accepted: {message}"
+    for candidate in (getattr(exc, "os_error", None), exc.__cause__):
+        if isinstance(candidate, ssl.SSLError):
+            return f"{type(candidate).__name__}: {candidate.reason or candidate}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 # --- Synapse's privacy settings -----------------------------------------------------------------
@@ -291,6 +306,58 @@ async def bot_rate_limit(ctx: Context) -> Finding:
             "(setup-bot sets 0/0: no limit)."
         ],
     )
+
+
+# --- the members' privacy statement -------------------------------------------------------------
+
+PRIVACY_PLACEHOLDER = "(vult de beheerder hier in)"
+"""The line of docs/privacy.md where the operator's name and contact details belong."""
+
+
+@check
+async def privacy_statement(ctx: Context) -> Finding:
+    """The sign-up page links to a privacy statement: it must be there, and filled in."""
+    title = "Privacy statement"
+    signup = ctx.settings.signup
+    if signup is None:
+        return _not_applicable(title, "No [signup] section: no sign-up page to show it.")
+    if signup.privacy_url:
+        return Finding(title, True, [f"The sign-up page links to {signup.privacy_url}."])
+    path = signup.privacy_file
+    if path is None:
+        return Finding(
+            title,
+            False,
+            [
+                "Neither signup.privacy_file nor signup.privacy_url is set: the sign-up page "
+                "says no privacy statement is posted. Members must be told (AVG, art. 13)."
+            ],
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Finding(
+            title,
+            False,
+            [
+                f"{path} is missing: the sign-up page says no privacy statement is posted. "
+                "Copy docs/privacy.md there and fill in your name and contact details."
+            ],
+        )
+    except OSError as exc:
+        return Finding(title, False, [f"Cannot read {path} ({exc.strerror})."])
+    if not text.strip():
+        return Finding(title, False, [f"{path} is empty."])
+    if PRIVACY_PLACEHOLDER in text:
+        return Finding(
+            title,
+            False,
+            [
+                f"{path} still says {PRIVACY_PLACEHOLDER!r}: fill in your name and contact "
+                "details before residents sign up."
+            ],
+        )
+    return Finding(title, True, [f"{path} is there and filled in."])
 
 
 # --- the sign-up page ---------------------------------------------------------------------------

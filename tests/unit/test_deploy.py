@@ -307,3 +307,155 @@ def test_doctor_finds_the_generated_synapse_config_private_and_knows_where_it_is
     assert "Federation is on: residents with an account elsewhere can join." in lines
     assert (duration_s("1d"), duration_s("12h"), duration_s(86_400_000)) == (86400, 43200, 86400)
     assert duration_s("soon") is None
+
+
+# -- what a fresh Debian install ran into -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_GUIDE = ROOT / "docs" / "operator.md"
+
+
+def example_options(tmp_path: Path) -> InitOptions:
+    return InitOptions(
+        server_name="example.nl",
+        public_url="https://matrix.example.nl",
+        wijken=[("oost", "Oost")],
+        out_dir=tmp_path / "etc",
+    )
+
+
+def test_the_database_is_set_up_through_stdin_opened_by_root(
+    generated: tuple[Path, str],
+) -> None:
+    # The file is 0600 in bin-synapse's 0700 folder: `psql -f` as postgres cannot open it.
+    out, printed = generated
+    command = (
+        "runuser -u postgres -- psql -v ON_ERROR_STOP=1 < "
+        f"{out.resolve() / 'synapse' / 'postgres-setup.sql'}"
+    )
+    sql = (out / "synapse" / "postgres-setup.sql").read_text()
+    assert command in sql.splitlines()[1]
+    assert "psql -f" not in sql
+    assert command in printed
+    guide = OPERATOR_GUIDE.read_text()
+    setup = "/etc/bin-matrix/synapse/postgres-setup.sql"
+    assert f"runuser -u postgres -- psql -v ON_ERROR_STOP=1 < {setup}" in guide
+    assert "psql -f" not in guide.replace("(`psql -f` as `postgres` would be refused)", "")
+
+
+def test_both_server_blocks_use_the_one_certificate_certbot_makes(
+    generated: tuple[Path, str],
+) -> None:
+    from bridge.deploy import certbot_command
+
+    nginx = (generated[0] / "nginx" / "bin-matrix.conf").read_text()
+    # Two TLS server blocks (the public host, and example.nl for .well-known) ...
+    assert nginx.count("ssl_certificate ") == 2
+    # ... both with the certificate certbot stores under the first -d / --cert-name.
+    assert (
+        nginx.count("ssl_certificate     /etc/letsencrypt/live/matrix.example.nl/fullchain.pem")
+        == 2
+    )
+    assert (
+        nginx.count("ssl_certificate_key /etc/letsencrypt/live/matrix.example.nl/privkey.pem") == 2
+    )
+    assert "/live/example.nl/" not in nginx
+    command = certbot_command(example_options(generated[0]))
+    assert command == (
+        "certbot certonly --nginx --cert-name matrix.example.nl -d matrix.example.nl -d example.nl"
+    )
+    assert command in nginx
+    # The guide's command is the same one: public host first.
+    assert command in OPERATOR_GUIDE.read_text()
+
+
+def test_one_host_gets_one_server_block_and_one_name(tmp_path: Path) -> None:
+    from bridge.deploy import certbot_command, nginx_config
+
+    options = example_options(tmp_path)
+    options.server_name = "matrix.example.nl"
+    assert certbot_command(options) == (
+        "certbot certonly --nginx --cert-name matrix.example.nl -d matrix.example.nl"
+    )
+    assert nginx_config(options).count("ssl_certificate ") == 1
+
+
+def test_the_privacy_statement_ships_with_the_package_and_equals_the_docs() -> None:
+    from bridge.deploy import default_privacy_source
+
+    packaged = default_privacy_source()
+    # Inside the package (installed by a non-editable `pip install .`), not next to it.
+    assert packaged.parent == ROOT / "bridge" / "templates"
+    assert packaged.read_text(encoding="utf-8") == (ROOT / "docs" / "privacy.md").read_text(
+        encoding="utf-8"
+    ), "docs/privacy.md changed: cp docs/privacy.md bridge/templates/privacy.md"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "templates/*" in pyproject["tool"]["setuptools"]["package-data"]["bridge"]
+
+
+def test_init_writes_the_privacy_statement_without_a_warning(
+    generated: tuple[Path, str],
+) -> None:
+    out, printed = generated
+    written = (out / "bridge" / "privacy.md").read_text(encoding="utf-8")
+    assert written == (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
+    assert "Warning" not in printed
+    settings = load_settings(out / "bridge" / "bridge.toml")
+    assert settings.signup is not None and settings.signup.privacy_file == out.resolve() / (
+        "bridge/privacy.md"
+    )
+
+
+def test_init_from_an_installed_package_finds_its_privacy_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A non-editable install has no docs/ next to the package: only the packaged copy counts.
+    import shutil
+
+    from bridge import deploy
+
+    site = tmp_path / "site-packages" / "bridge" / "templates"
+    site.mkdir(parents=True)
+    shutil.copy(deploy.PRIVACY_TEMPLATE, site / "privacy.md")
+    monkeypatch.setattr(deploy, "PRIVACY_TEMPLATE", site / "privacy.md")
+    result = generate(example_options(tmp_path), deploy.default_privacy_source())
+    assert result.warnings == []
+    assert (tmp_path / "etc" / "bridge" / "privacy.md").is_file()
+
+
+def test_the_bot_config_names_the_relay_delay_and_the_admin_token(
+    generated: tuple[Path, str],
+) -> None:
+    text = (generated[0] / "bridge" / "bridge.toml").read_text()
+    assert "max_delay_seconds = 0" in text
+    assert '# admin_token = "syt_…"' in text
+    assert "'Admin token'" in text and "'Relay delay'" in text
+    guide = OPERATOR_GUIDE.read_text()
+    assert "### Admin token (`bot.admin_token`)" in guide
+    assert "### Relay delay (`relay.max_delay_seconds`)" in guide
+    assert "register_new_matrix_user --admin" in guide
+
+
+def test_the_guide_runs_every_bin_bridge_command_by_its_full_path() -> None:
+    # The venv's bin is not on PATH: `bin-bridge backup` alone is "command not found".
+    import re
+
+    guide = OPERATOR_GUIDE.read_text()
+    commands = "run|backup|restore|doctor|admin|init|setup-bot"
+    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", guide, re.S))
+    inline = "\n".join(re.findall(r"`([^`]*)`", guide.replace("\n", " ")))
+    uses = re.findall(rf"(\S*)bin-bridge (?:{commands}) ", blocks + "\n" + inline)
+    assert len(uses) >= 8
+    for prefix in uses:
+        assert prefix == "/opt/bin-matrix/.venv/bin/", prefix
+
+
+def test_the_guide_creates_the_backup_passphrase_and_private_dumps() -> None:
+    guide = OPERATOR_GUIDE.read_text()
+    assert "(umask 077; head -c 32 /dev/urandom | base64 > /root/bin-backup-passphrase)" in guide
+    assert "password manager" in guide
+    for line in guide.splitlines():
+        if "pg_dump" in line and ">" in line:
+            assert "umask 077;" in line, line
+    # adduser's homes are 0755; doctor wants 0700.
+    assert "chmod 700 /var/lib/bin-synapse /var/lib/bin-bridge" in guide
