@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -22,15 +23,16 @@ from .i18n import I18n
 from .keys import help_sections
 from .media_view import CannotShow, default_folder, half_blocks, save_private
 from .safe_text import safe_line
-from .screens.actions import ChoiceScreen, ImageScreen
+from .screens.actions import BinCommandPalette, ChoiceScreen, ImageScreen
 from .screens.composer import ComposerScreen
 from .screens.desk import DeskScreen
-from .screens.help import HelpScreen
+from .screens.help import HelpScreen, key_label_of
 from .screens.identity import AskRecoveryKeyScreen, RecoveryKeyScreen
 from .screens.login import LoginScreen
 from .screens.overview import OverviewScreen
 from .screens.police import PoliceScreen
 from .settings import ClientSettings
+from .widgets.key_footer import KeyFooter
 
 GatewayFactory = Callable[[ClientSettings], Gateway]
 
@@ -76,6 +78,9 @@ class BinTuiApp(App[None]):
         Binding("f5", "show_overview", "Overzicht", id="app.overview"),
         Binding("ctrl+r", "reconnect", "Opnieuw verbinden", id="app.reconnect"),
         Binding("f9", "logout", "Uitloggen", id="app.logout"),
+        Binding("ctrl+q", "quit", "Afsluiten", id="app.quit", priority=True),
+        # Replaces the one Textual adds (so the footer says 'menu', in the app's language).
+        Binding("ctrl+p", "command_palette", "menu", id="app.palette", show=False, priority=True),
     ]
 
     class GatewayChanged(Message):
@@ -100,6 +105,7 @@ class BinTuiApp(App[None]):
         self._known: set[str] | None = None
         self._sending: set[str] = set()
         self.i18n.localise_bindings(self)
+        KeyFooter.TEXTUAL_LABELS = {"Dismiss menu": self.i18n("select.close")}
         self.set_keymap(dict(settings.keys))
 
     def get_default_screen(self) -> Screen[None]:
@@ -465,9 +471,43 @@ class BinTuiApp(App[None]):
         ]
         self.push_screen(HelpScreen(t, sections, dict(self.settings.keys)))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No screenshots: Textual's would write the screen, report text included, to an SVG
+        file outside bintui's private store. F2 is left out of the desk's own footer."""
+        if action in {"screenshot", "deliver_screenshot"}:
+            return False
+        if action == "show_desk":
+            return self.screen is not self.desk
+        return True
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Disabled (see `check_action`): whatever calls it, no file is written."""
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Disabled (see `check_action`)."""
+        return None
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C does not quit: say (in the app's language) which key does."""
+        keys = [k for k, b in self.active_bindings.items() if b.binding.action == "quit"]
+        key = keys[0] if keys else "ctrl+q"
+        self.notify(self.i18n("quit.how", keys=key_label_of(key)), markup=False)
+
+    def action_command_palette(self) -> None:
+        """The command palette, in the app's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(BinCommandPalette(self.i18n))
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Only what a coordinator needs, translated; no screenshot (see `check_action`)."""
         t = self.i18n
+        yield SystemCommand(t("binding.app.help"), t("command.help.help"), self.action_help)
+        yield SystemCommand(t("binding.app.quit"), t("command.quit.help"), self.action_quit)
         if isinstance(screen, DeskScreen):
             yield SystemCommand(t("binding.desk.send"), t("command.send.help"), screen.action_send)
             yield SystemCommand(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 
 from bridge.i18n import fill
@@ -257,17 +257,54 @@ CATALOG: dict[str, dict[Language, str]] = {
     "binding.overview.stats": {"nl": "Cijfers van de bot", "en": "Figures from the bot"},
     "binding.screen.back": {"nl": "Terug", "en": "Back"},
     "binding.help.close": {"nl": "Sluiten", "en": "Close"},
+    "binding.app.quit": {"nl": "Afsluiten", "en": "Quit"},
+    "binding.app.palette": {"nl": "Opdrachtenmenu", "en": "Command menu"},
+    "binding.dialog.choose": {"nl": "Kiezen", "en": "Choose"},
+    # Footer: short labels (the help screen and the tooltip give the long ones above)
+    "footer.app.help": {"nl": "Hulp", "en": "Help"},
+    "footer.app.composer": {"nl": "Bericht", "en": "Message"},
+    "footer.app.reconnect": {"nl": "Verbinden", "en": "Reconnect"},
+    "footer.app.quit": {"nl": "Stop", "en": "Quit"},
+    "footer.app.palette": {"nl": "menu", "en": "menu"},
+    "footer.desk.next_unread": {"nl": "Nieuw", "en": "Unread"},
+    "footer.desk.focus_composer": {"nl": "Antwoord", "en": "Answer"},
+    "footer.desk.view_image": {"nl": "Foto", "en": "Photo"},
+    "footer.desk.save_image": {"nl": "Opslaan", "en": "Save"},
+    "footer.desk.forward": {"nl": "Door", "en": "Forward"},
+    "footer.desk.block": {"nl": "Blok", "en": "Block"},
+    "footer.desk.clear_search": {"nl": "Wissen", "en": "Clear"},
+    "footer.police.publish": {"nl": "Publiceren", "en": "Publish"},
+    "footer.composer.preview": {"nl": "Voorbeeld", "en": "Preview"},
+    "footer.overview.stats": {"nl": "Cijfers", "en": "Figures"},
+    # Command palette and Textual's own texts
+    "palette.placeholder": {"nl": "Zoek een opdracht…", "en": "Search for commands…"},
+    "palette.close": {"nl": "Sluiten", "en": "Close"},
+    "select.close": {"nl": "Sluiten", "en": "Close"},
+    "command.help.help": {
+        "nl": "Alle toetsen van bintui (F1).",
+        "en": "Every key of bintui (F1).",
+    },
+    "command.quit.help": {
+        "nl": "bintui afsluiten (Ctrl+Q); onverstuurde antwoorden blijven bewaard.",
+        "en": "Quit bintui (Ctrl+Q); unsent answers are kept.",
+    },
+    "quit.how": {"nl": "Afsluiten doe je met {keys}.", "en": "Press {keys} to quit."},
+    "help.more": {
+        "nl": "PageDown of ↓ voor meer, Escape sluit.",
+        "en": "PageDown or ↓ for more, Escape closes.",
+    },
     # Help
     "help.title": {"nl": "Toetsen van bintui", "en": "bintui keys"},
     "help.remap": {
-        "nl": "Andere toetsen? Zet ze in je instellingen onder [keys], bijvoorbeeld "
-        '"desk.claim" = "t". Ctrl+P opent het opdrachtenmenu.',
-        "en": 'Other keys? Put them in your settings under [keys], for example "desk.claim" = '
-        '"t". Ctrl+P opens the command palette.',
+        "nl": "Andere toetsen? Zet ze in je instellingen onder [keys] met de naam van de "
+        'actie, bijvoorbeeld "desk.claim" = "t" (alle namen staan in de handleiding).',
+        "en": "Other keys? Put them in your settings under [keys] with the action's name, for "
+        'example "desk.claim" = "t" (the guide lists every name).',
     },
     "help.section.everywhere": {"nl": "Overal", "en": "Everywhere"},
     "help.section.list": {"nl": "In de lijst met meldingen", "en": "In the list of reports"},
     "help.section.desk": {"nl": "Meldingen en antwoorden", "en": "Reports and answers"},
+    "help.section.dialog": {"nl": "In een venster", "en": "In a dialog"},
     "help.section.forward": {"nl": "Doorsturen", "en": "Forwarding"},
     "help.section.filter": {"nl": "Filter", "en": "Filter"},
     "help.section.police": {"nl": "Politie & gemeente", "en": "Police & municipality"},
@@ -550,8 +587,15 @@ class I18n:
         bindings: BindingsMap = node._bindings
         for key, key_bindings in bindings.key_to_bindings.items():
             bindings.key_to_bindings[key] = [
-                dataclasses.replace(binding, description=self(f"binding.{binding.id}"))
-                if binding.id and f"binding.{binding.id}" in CATALOG
-                else binding
-                for binding in key_bindings
+                self._localised(binding) if binding.id else binding for binding in key_bindings
             ]
+
+    def _localised(self, binding: Binding) -> Binding:
+        """The footer shows the short label (`footer.<id>`) when there is one, the help screen
+        and the tooltip the full one (`binding.<id>`)."""
+        full_key, short_key = f"binding.{binding.id}", f"footer.{binding.id}"
+        if full_key not in CATALOG:
+            return binding
+        full = self(full_key)
+        short = self(short_key) if short_key in CATALOG else full
+        return dataclasses.replace(binding, description=short, tooltip=full)

@@ -22,6 +22,8 @@ BINDING_IDS: tuple[str, ...] = (
     "app.overview",
     "app.reconnect",
     "app.logout",
+    "app.quit",
+    "app.palette",
     "desk.send",
     "desk.next_unread",
     "desk.focus_list",
@@ -45,6 +47,7 @@ BINDING_IDS: tuple[str, ...] = (
     "screen.back",
     "forward.submit",
     "filter.apply",
+    "dialog.choose",
     "dialog.cancel",
     "help.close",
     "image.close",
@@ -56,7 +59,7 @@ BINDING_IDS: tuple[str, ...] = (
 def help_sections() -> list[tuple[str, list[BindingType]]]:
     """(section name, bindings) for the help screen, in the order a coordinator meets them."""
     from .app import BinTuiApp
-    from .screens.actions import FilterScreen, ForwardScreen
+    from .screens.actions import ChoiceScreen, FilterScreen, ForwardScreen, ImageScreen
     from .screens.composer import ComposerScreen
     from .screens.desk import DeskScreen, SearchInput
     from .screens.overview import OverviewScreen
@@ -67,6 +70,7 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("everywhere", list(BinTuiApp.BINDINGS)),
         ("list", list(ReportTable.BINDINGS) + list(SearchInput.BINDINGS)),
         ("desk", list(DeskScreen.BINDINGS)),
+        ("dialog", list(ChoiceScreen.BINDINGS) + list(ImageScreen.BINDINGS)),
         ("forward", list(ForwardScreen.BINDINGS)),
         ("filter", list(FilterScreen.BINDINGS)),
         ("police", list(PoliceScreen.BINDINGS)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static, TextArea
@@ -20,12 +22,15 @@ from ..desk_view import OPEN, DeskFilter
 from ..gateway import Report
 from ..i18n import I18n
 from ..safe_text import safe_line
+from ..widgets.key_footer import KeyFooter
 
 
 class ChoiceScreen(ModalScreen[str | None]):
     """A short list of choices; Enter picks one, Escape cancels (dismisses with None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # A priority binding: the list's own Enter (the same) is not shown in the footer.
+        Binding("enter", "choose", "Kiezen", id="dialog.choose", priority=True),
         Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
     ]
 
@@ -58,12 +63,16 @@ class ChoiceScreen(ModalScreen[str | None]):
                 ),
                 id="choices",
             )
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)
         values = [v for v, _ in self.options]
         choices.highlighted = values.index(self.current) if self.current in values else 0
         choices.focus()
+
+    def action_choose(self) -> None:
+        self.query_one(OptionList).action_select()
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -102,6 +111,7 @@ class ForwardScreen(ModalScreen[tuple[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("forward.submit"), variant="primary", id="forward-submit")
                 yield Button(t("dialog.cancel"), id="forward-cancel")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#forward-text", TextArea).focus()
@@ -163,6 +173,7 @@ class FilterScreen(ModalScreen[DeskFilter | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("filter.apply"), variant="primary", id="filter-apply")
                 yield Button(t("filter.clear"), id="filter-clear")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#fs", Select).focus()
@@ -213,6 +224,7 @@ class PathScreen(ModalScreen[Path | None]):
             if self.explain:
                 yield Static(self.explain, classes="dialog-explain", markup=False)
             yield Input(str(self.suggested), id="path")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -244,6 +256,27 @@ class ImageScreen(ModalScreen[None]):
         with Vertical(classes="dialog-box", id="image-box"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.picture, id="image", markup=False)
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class BinCommandPalette(CommandPalette):
+    """Textual's command palette with the placeholder, the footer and Escape's label in the
+    app's language."""
+
+    def __init__(self, i18n: I18n) -> None:
+        super().__init__(placeholder=i18n("palette.placeholder"), id="--command-palette")
+        bindings = self._bindings
+        for key, key_bindings in bindings.key_to_bindings.items():
+            bindings.key_to_bindings[key] = [
+                replace(b, description=i18n("palette.close"), tooltip="")
+                if b.action == "escape"
+                else b
+                for b in key_bindings
+            ]
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield KeyFooter()

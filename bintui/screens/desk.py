@@ -17,7 +17,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, TextArea
+from textual.widgets import Header, Input, Static, TextArea
 
 from .. import commands
 from ..desk_view import DeskFilter, DeskView, SortOrder, next_order
@@ -25,6 +25,7 @@ from ..gateway import ConnectionState, Report, ThreadItem
 from ..i18n import I18n
 from ..media_view import suggested_name
 from ..safe_text import safe_line
+from ..widgets.key_footer import KeyFooter
 from ..widgets.report_table import UNREAD_MARK, ReportTable, format_age
 from ..widgets.status import ConnectionIndicator
 from ..widgets.thread import ThreadView, report_title, same_text
@@ -36,7 +37,8 @@ AGE_REFRESH_SECONDS = 30.0
 Clock = Callable[[], float]
 PHOTO_ACTIONS = ("view_image", "save_image")
 """Shown in the footer only while the report on display has a photo."""
-PHOTO_BINDINGS = tuple(f"screen.{action}" for action in PHOTO_ACTIONS)
+PHOTO_BINDINGS = tuple(f"desk('{action}')" for action in PHOTO_ACTIONS)
+"""The photo keys' actions as `ReportTable` binds them."""
 
 
 def photos(report: Report) -> list[ThreadItem]:
@@ -52,8 +54,9 @@ class SearchInput(Input):
         Binding("escape", "screen.clear_search", "Zoeken wissen", id="desk.clear_search"),
     ]
 
-    def __init__(self, *, placeholder: str, id: str) -> None:
+    def __init__(self, i18n: I18n, *, placeholder: str, id: str) -> None:
         super().__init__(placeholder=placeholder, id=id, compact=True)
+        i18n.localise_bindings(self)
 
 
 class DeskScreen(Screen[None]):
@@ -138,7 +141,7 @@ class DeskScreen(Screen[None]):
         with Vertical(id="desk"):
             with Vertical(id="report-list"):
                 yield Static("", id="filter-line", markup=False)
-                yield SearchInput(placeholder=t("desk.search_placeholder"), id="search")
+                yield SearchInput(t, placeholder=t("desk.search_placeholder"), id="search")
                 yield ReportTable(t, clock=self.clock, id="reports")
                 yield Static(t("desk.empty"), id="reports-empty", markup=False)
             with Vertical(id="conversation"):
@@ -151,7 +154,7 @@ class DeskScreen(Screen[None]):
                     placeholder=t("desk.composer_placeholder"),
                 )
         yield ConnectionIndicator(t, id="connection")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = self.i18n("app.title")
@@ -305,9 +308,14 @@ class DeskScreen(Screen[None]):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The photo keys are in the footer only for a report with a photo."""
+        """The photo keys are in the footer only for a report with a photo; the keys to go to
+        the list or the answer box only where they move the focus."""
         if action in PHOTO_ACTIONS:
             return self._photo_keys
+        if action == "focus_list":
+            return not isinstance(self.focused, ReportTable)
+        if action == "focus_composer":
+            return not (isinstance(self.focused, TextArea) and self.focused.id == "composer")
         return True
 
     def _refresh_ages(self) -> None:

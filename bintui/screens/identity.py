@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Static
 
 from ..i18n import I18n
 from ..safe_text import safe_text
+from ..widgets.key_footer import KeyFooter
 
 
 class RecoveryKeyScreen(ModalScreen[None]):
@@ -31,6 +32,7 @@ class RecoveryKeyScreen(ModalScreen[None]):
             yield Static(self.recovery_key, id="recovery-key", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("identity.created.done"), variant="primary", id="recovery-done")
+        yield KeyFooter()  # no keys: the desk's are not offered while this is open
 
     def on_mount(self) -> None:
         self.query_one(Button).focus()
@@ -63,6 +65,7 @@ class AskRecoveryKeyScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("identity.ask.submit"), variant="primary", id="recovery-submit")
                 yield Button(t("identity.ask.later"), id="recovery-later")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

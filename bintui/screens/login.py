@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 from ..i18n import I18n
 from ..safe_text import safe_text
 from ..settings import check_homeserver, check_user_id
+from ..widgets.key_footer import KeyFooter
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class LoginScreen(ModalScreen[LoginDetails | None]):
             # The message may come from the server: shown literally.
             yield Static(safe_text(self.message), id="login-error", markup=False)
             yield Button(t("login.submit"), variant="primary", id="login-submit")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         empty = next((i for i in self.query(Input) if not i.value), None)

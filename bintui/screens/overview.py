@@ -13,12 +13,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Header, Sparkline, Static
 
 from ..gateway import Report, WijkStats
 from ..i18n import I18n
 from ..overview import WEEKS, WijkFigures, wijk_figures
 from ..safe_text import safe_line
+from ..widgets.key_footer import KeyFooter
 
 
 class WijkPanel(Vertical):
@@ -100,7 +101,7 @@ class OverviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield OverviewBody(self.i18n, self.clock, id="overview")
-        yield Footer()
+        yield KeyFooter()
 
     def watch_reports(self) -> None:
         self._push()

@@ -14,12 +14,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from ..gateway import PoliceItem
 from ..i18n import I18n
 from ..safe_text import safe_line, safe_text
+from ..widgets.key_footer import KeyFooter
 from ..widgets.thread import format_time
 
 
@@ -56,7 +57,7 @@ class PoliceScreen(Screen[None]):
                 yield Static("", id="police-detail-title", markup=False)
                 yield Static("", id="police-detail-body", markup=False)
                 yield Static("", id="police-detail-note", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = self.i18n("app.title")

@@ -85,19 +85,29 @@ class ReportTable(RowList):
     list, in order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "screen.claim", "Neem", id="desk.claim"),
+        Binding("n", "desk('claim')", "Neem", id="desk.claim"),
         # Shown only when the report has a photo (`DeskScreen.check_action`); early, so that
         # at 80 columns they are in view when they apply.
-        Binding("i", "screen.view_image", "Foto bekijken", id="desk.view_image"),
-        Binding("e", "screen.save_image", "Foto opslaan", id="desk.save_image"),
-        Binding("s", "screen.status", "Status", id="desk.status"),
-        Binding("c", "screen.category", "Categorie", id="desk.category"),
-        Binding("d", "screen.forward", "Doorsturen", id="desk.forward"),
-        Binding("b", "screen.block", "Blokkeren", id="desk.block"),
-        Binding("slash", "screen.search", "Zoeken", id="desk.search"),
-        Binding("f", "screen.filter", "Filter", id="desk.filter"),
-        Binding("o", "screen.sort", "Sorteren", id="desk.sort"),
+        Binding("i", "desk('view_image')", "Foto bekijken", id="desk.view_image"),
+        Binding("e", "desk('save_image')", "Foto opslaan", id="desk.save_image"),
+        Binding("s", "desk('status')", "Status", id="desk.status"),
+        Binding("c", "desk('category')", "Categorie", id="desk.category"),
+        Binding("d", "desk('forward')", "Doorsturen", id="desk.forward"),
+        Binding("b", "desk('block')", "Blokkeren", id="desk.block"),
+        Binding("slash", "desk('search')", "Zoeken", id="desk.search"),
+        Binding("f", "desk('filter')", "Filter", id="desk.filter"),
+        Binding("o", "desk('sort')", "Sorteren", id="desk.sort"),
     ]
+
+    def action_desk(self, name: str) -> None:
+        """A report action of the desk (`DeskScreen.action_<name>`)."""
+        getattr(self.screen, f"action_{name}")()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Asks the desk this list is on, not the screen on top (a dialog may be open)."""
+        if action == "desk" and parameters:
+            return self.screen.check_action(str(parameters[0]), ())
+        return True
 
     def __init__(self, i18n: I18n, *, clock: Callable[[], float], id: str | None = None) -> None:
         columns = [
