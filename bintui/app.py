@@ -103,6 +103,7 @@ class BinTuiApp(App[None]):
         self._opened: str | None = None
         self._unread: set[str] | None = None
         self._known: set[str] | None = None
+        self._police_replies: dict[str, str | None] | None = None
         self._sending: set[str] = set()
         self.i18n.localise_bindings(self)
         KeyFooter.TEXTUAL_LABELS = {"Dismiss menu": self.i18n("select.close")}
@@ -388,9 +389,20 @@ class BinTuiApp(App[None]):
         screen.wijken = tuple(w.slug for w in gateway.wijken())
 
     def _announce_new(self, reports: list[Report]) -> None:
-        """A toast for each report that arrived since the last look (not those at start-up)."""
+        """A toast for each report that arrived, and each police reply that came in, since
+        the last look (not those at start-up)."""
+        # Few reports have a police reply: only those are compared (by the latest reply's id).
+        replied = {r.root_event_id: r for r in reports if r.police_reply is not None}
+        before = self._police_replies
+        self._police_replies = {key: r.police_reply for key, r in replied.items()}
         if self._known is None:
+            self._police_replies = None
             return  # still starting: what the first sync brings is not news
+        if before is not None:
+            answered = [r for key, r in replied.items() if before.get(key) != r.police_reply]
+            for report in answered[:3]:
+                line = self.i18n("desk.police_replied", report=safe_line(report.report).plain)
+                self.notify(line, markup=False, timeout=10)
         new = [r for r in reports if r.root_event_id not in self._known]
         for report in new[:3]:  # a burst is not a flood of toasts
             title = "desk.new_urgent_report" if report.urgent else "desk.new_report"

@@ -76,7 +76,7 @@ class Report:
     items: list[ThreadItem] = field(default_factory=list)
     """The root (the member's first message) first, then the thread in time order."""
     unread: bool = False
-    """A member wrote something the coordinator has not looked at yet."""
+    """A member wrote, or the police answered, after the last answer and nobody looked yet."""
     category: str | None = None
     """As set with `!categorie`, from the bot's latest announcement in the thread."""
     handler: str | None = None
@@ -87,6 +87,9 @@ class Report:
     """The broadcast (W-0003) this report reacts to, if it is a reaction."""
     blocked: bool = False
     """The member behind it is blocked (from the bot's latest block/unblock announcement)."""
+    police_reply: str | None = None
+    """The event id of the latest police/gemeente reply in the thread (to announce new ones
+    without looking through every report's messages)."""
     _last_ts: float | None = field(default=None, init=False, repr=False, compare=False)
 
     @property

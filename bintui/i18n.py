@@ -43,6 +43,10 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
     "desk.command_sent": {"nl": "Verstuurd: {command}", "en": "Sent: {command}"},
     "desk.new_report": {"nl": "Nieuwe melding", "en": "New report"},
+    "desk.police_replied": {
+        "nl": "Politie antwoordde op {report}",
+        "en": "The police answered {report}",
+    },
     "desk.new_urgent_report": {
         "nl": "⚠ Nieuwe melding, misschien dringend",
         "en": "⚠ New report, possibly urgent",
@@ -382,6 +386,10 @@ CATALOG: dict[str, dict[Language, str]] = {
         "{stop} houdt het tegen.",
         "en": "{label} goes to every member in {seconds} {seconds:plural:second:seconds}. "
         "{stop} holds it back.",
+    },
+    "composer.confirmed_now": {
+        "nl": "{label} gaat nu naar alle leden…",
+        "en": "{label} is going out to all members now…",
     },
     "composer.sending": {
         "nl": "{label} wordt afgeleverd bij {count} {count:plural:lid:leden}…",

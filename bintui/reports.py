@@ -6,7 +6,9 @@ The rules, so that a member can never pass for someone else (case C07):
 - in a root's thread (`m.relates_to` rel_type `m.thread`), a message from the bot with kind
   `member_message` is the member speaking (author = the pseudonym field, text = the text
   field); any other bot message is the bot speaking; a status field updates the report;
-- a bot message with kind `police_reply` is the police speaking (their words in `text`);
+- a bot message with kind `police_reply` is the police speaking (their words in `text`); like
+  a member's message it makes the report unread until looked at or answered, because the
+  coordinator decides what the member hears of it;
 - a bot `system` message with a `blocked` field says whether the member behind the report
   is blocked now (the latest one wins);
 - a bot `system` message that carries a status is the bot announcing the report's current
@@ -252,6 +254,7 @@ class ReportBook:
             urgent=any(item.urgent for item in items if item.role == "member"),
             reaction_to=fields.reaction_to,
             blocked=blocked,
+            police_reply=next((i.event_id for i in reversed(items) if i.role == "police"), None),
         )
 
     @staticmethod
@@ -271,11 +274,12 @@ class ReportBook:
         return ThreadItem(event.event_id, "bot", event.sender_name, text, event.ts), fields
 
     def _unread(self, items: Iterable[ThreadItem]) -> bool:
-        """A member message after the last coordinator answer that was not looked at."""
+        """A member message or police reply after the last coordinator answer that was not
+        looked at."""
         pending: list[str] = []
         for item in items:
             if item.role == "coordinator":
                 pending.clear()
-            elif item.role == "member":
+            elif item.role in ("member", "police"):
                 pending.append(item.event_id)
         return any(event_id not in self._seen for event_id in pending)

@@ -3,12 +3,16 @@
 Everything goes through the wijk room, as a coordinator in Element would do it: the client
 sends `!publiceer` and follows the bot's preview, then `!ja` (or `!ja zeker` after the
 fairness warning) or `!stop`, and shows the delivery as the bot reports it ("250 van 1000
-leden bereikt…") until "afgeleverd aan N van M".
+leden bereikt…") until "afgeleverd aan N van M". The bot's undo window is counted down
+second by second; Ctrl+G and Ctrl+T are offered only while they can still do something, and
+a delivered message leaves an empty composer for the next one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Label, ProgressBar, Select, Static, TextArea
 
 from bridge import i18n as bot_i18n
@@ -28,25 +33,22 @@ from bridge.fairness import check_broadcast
 from .. import commands
 from ..gateway import Broadcast
 from ..i18n import I18n
-from ..safe_text import safe_line
+from ..safe_text import safe_line, safe_text
+from ..widgets.thread import QuotedMessage
 from .help import key_label
 
 MEMBER_LANGUAGE = "nl"
 """Members read broadcasts in their own language; most use the deployment's default, Dutch."""
 PENDING_LABEL = "W-…"
+COUNTDOWN_TICK = 0.25
+"""How often the undo countdown looks at the clock (the line changes once a second)."""
 
 
-def member_preview(label: str, category: str, text: str) -> Text:
-    """Exactly what a member's app shows: the bot's header line, then the text as a quote."""
+def member_preview(label: str, category: str, text: str) -> tuple[Text, Text]:
+    """Exactly what a member's app shows: the bot's header line, then the text as a quote
+    (shown in a `QuotedMessage`, as the thread shows messages)."""
     header = bot_i18n.t("broadcast.header", MEMBER_LANGUAGE, label=label, category=category)
-    out = Text(" ".join(clean_text(header).split()), style="bold")
-    out.append("\n")
-    for line in clean_text(text).split("\n") if text.strip() else [""]:
-        out.append("▌ ", style="dim")
-        out.append_text(safe_line(line))
-        out.append("\n")
-    out.rstrip()
-    return out
+    return Text(" ".join(clean_text(header).split())), safe_text(clean_text(text))
 
 
 class ConfirmBroadcast(ModalScreen[str | None]):
@@ -135,8 +137,12 @@ class ComposerScreen(Screen[None]):
         category: str = commands.DEFAULT_BROADCAST_CATEGORY,
         bulletin: str | None = None,
         keymap: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.clock = clock
+        self.monotonic = monotonic
         self.keymap = dict(keymap or {})
         self.i18n = i18n
         self.wijken = list(wijken) or ([wijk] if wijk else [])
@@ -150,6 +156,14 @@ class ComposerScreen(Screen[None]):
         self._labels_before: set[str] = set()
         self._waiting_for: str | None = None
         self._asked: set[str] = set()
+        self._cleared: set[str] = set()
+        """Labels delivered and so taken out of the editor."""
+        self._undo_ends: dict[str, float] = {}
+        """Per confirmed label: when (monotonic) its undo window ends, as first seen."""
+        self._countdown: Timer | None = None
+        self._seconds_shown: int | None = None
+        self._offered: tuple[bool | None, ...] = ()
+        """Which of Ctrl+G / Ctrl+T the footer offered last (refreshed only on a change)."""
         i18n.localise_bindings(self)
 
     def compose(self) -> ComposeResult:
@@ -179,7 +193,7 @@ class ComposerScreen(Screen[None]):
                 placeholder=t("composer.placeholder"),
             )
             yield Label(t("composer.preview_label"), classes="section", markup=False)
-            yield Static("", id="composer-preview", markup=False)
+            yield QuotedMessage(id="composer-preview")
             yield Static("", id="composer-fairness", markup=False)
             yield Static("", id="composer-status", markup=False)
             yield ProgressBar(id="composer-progress", show_eta=False)
@@ -189,6 +203,7 @@ class ComposerScreen(Screen[None]):
         self.title = self.i18n("app.title")
         self.sub_title = self.i18n("composer.title")
         self.query_one("#composer-progress").display = False
+        self._countdown = self.set_interval(COUNTDOWN_TICK, self._tick, pause=True)
         self._update_preview()
         self.query_one("#composer-text", TextArea).focus()
 
@@ -214,9 +229,11 @@ class ComposerScreen(Screen[None]):
         if not self.is_mounted:
             return
         current = self.current
+        if current is not None and current.phase == "done":
+            current = None  # delivered: the editor holds the next message
         label = current.label if current is not None else PENDING_LABEL
-        self.query_one("#composer-preview", Static).update(
-            member_preview(label, self.category, self.text)
+        self.query_one("#composer-preview", QuotedMessage).set_parts(
+            *member_preview(label, self.category, self.text)
         )
         verdict = check_broadcast(self.text) if self.text else None
         fairness = Text("")
@@ -282,10 +299,13 @@ class ComposerScreen(Screen[None]):
                 style="bold red",
             )
         elif b.phase == "confirmed":
-            seconds = int(b.undo_seconds or 0)
-            status = Text(
-                t("composer.confirmed", label=b.label, seconds=seconds, stop=self._key("stop"))
-            )
+            seconds = self._seconds_shown = self._seconds_left(b)
+            if seconds > 0:
+                status = Text(
+                    t("composer.confirmed", label=b.label, seconds=seconds, stop=self._key("stop"))
+                )
+            else:
+                status = Text(t("composer.confirmed_now", label=b.label))
         elif b.phase == "sending":
             if b.delivered is not None and b.total is not None:
                 status = Text(
@@ -303,9 +323,66 @@ class ComposerScreen(Screen[None]):
             )
             progress.display = True
             progress.update(total=b.total or 1, progress=b.delivered or 0)
+            if b.label not in self._cleared:
+                self._clear_for_next(b.label)
         elif b.phase == "cancelled":
             status = Text(t("composer.cancelled", label=b.label))
         self.query_one("#composer-status", Static).update(status)
+        self._follow_undo_window(b)
+        offered = (self.check_action("confirm", ()), self.check_action("stop", ()))
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
+
+    # -- the undo window -----------------------------------------------------------------
+
+    def _seconds_left(self, b: Broadcast) -> int:
+        """Whole seconds left to hold `b` back: from the bot's notice (its age as far as the
+        clocks agree, never more than the window), counted on from when it was first seen."""
+        ends = self._undo_ends.get(b.label)
+        if ends is None:
+            window = max(0.0, b.undo_seconds or 0.0)
+            left = min(window, max(0.0, b.ts + window - self.clock())) if b.ts else window
+            ends = self._undo_ends[b.label] = self.monotonic() + left
+        return max(0, math.ceil(ends - self.monotonic()))
+
+    def _follow_undo_window(self, b: Broadcast | None) -> None:
+        """The countdown runs while the bot's undo window is open, and stops after it."""
+        if self._countdown is None:
+            return
+        if b is not None and b.phase == "confirmed" and self._seconds_left(b) > 0:
+            self._countdown.resume()
+        else:
+            self._countdown.pause()
+
+    def _tick(self) -> None:
+        """The status line follows once the number of seconds it shows is out of date."""
+        b = self.current
+        if b is None or b.phase != "confirmed":
+            self._follow_undo_window(b)
+        elif self._seconds_left(b) != self._seconds_shown:
+            self._show_phase()
+
+    def _clear_for_next(self, label: str) -> None:
+        """After delivery: an empty editor for the next message (the status line stays)."""
+        self._cleared.add(label)
+        self.bulletin = None
+        editor = self.query_one("#composer-text", TextArea)
+        editor.clear()
+        editor.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Ctrl+G only while there is a preview to confirm, Ctrl+T only until the undo
+        window ends: after delivery neither is in the footer."""
+        if action not in ("confirm", "stop") or not self.is_mounted:
+            return True
+        b = self.current
+        phase = b.phase if b is not None else None
+        if phase in ("preview", "refused"):
+            return True
+        if action == "stop" and b is not None and phase == "confirmed":
+            return self._seconds_left(b) > 0
+        return False
 
     def _key(self, action: str) -> str:
         """The key of one of this screen's actions, as remapped in the settings."""

@@ -25,15 +25,59 @@ def format_time(ts: float, now: float | None = None) -> str:
     return time.strftime("%d-%m %H:%M", local)
 
 
-class ThreadEntry(Vertical):
+class QuotedMessage(Vertical):
+    """A header line and the words as a quoted block, as in a member's app: the quote bar is
+    the body's left border, so every wrapped line has it. The thread and the composer's
+    preview both show messages this way."""
+
+    DEFAULT_CSS = """
+    QuotedMessage {
+        height: auto;
+        & > .header { text-style: bold; }
+        & > .body { padding: 0 1; border-left: outer $foreground 30%; }
+    }
+    """
+
+    def __init__(
+        self,
+        header: Text | None = None,
+        body: Text | None = None,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._parts = (header or Text(), body or Text())
+        self._shown: tuple[Text, Text] | None = None
+        """Header and body as shown, once composed."""
+
+    def parts(self) -> tuple[Text, Text]:
+        """The header and the body to show (a subclass works them out when composed)."""
+        return self._parts
+
+    def compose(self) -> ComposeResult:
+        self._shown = self.parts()
+        yield Static(self._shown[0], classes="header", markup=False)
+        yield Static(self._shown[1], classes="body", markup=False)
+
+    def set_parts(self, header: Text, body: Text) -> None:
+        """Show another header and body; the same words again repaint nothing."""
+        self._parts = (header, body)
+        if self._shown is None:
+            return  # not composed yet: compose shows them
+        if not same_text(header, self._shown[0]):
+            self.query_one(".header", Static).update(header)
+        if not same_text(body, self._shown[1]):
+            self.query_one(".body", Static).update(body)
+        self._shown = (header, body)
+
+
+class ThreadEntry(QuotedMessage):
     """One message: a header (who, as what, when) and the text as a quoted block."""
 
     DEFAULT_CSS = """
     ThreadEntry {
-        height: auto;
         margin: 0 0 1 0;
-        & > .header { text-style: bold; }
-        & > .body { padding: 0 1; border-left: outer $foreground 30%; }
         &.-member > .body { border-left: outer $accent; }
         &.-coordinator > .header { color: $success; }
         &.-bot > .header { color: $text-muted; }
@@ -49,13 +93,9 @@ class ThreadEntry(Vertical):
         self.item = item
         self.i18n = i18n
         self.now = now
-        self._shown: tuple[Text, Text] | None = None
-        """Header and body as shown, once composed."""
 
-    def compose(self) -> ComposeResult:
-        self._shown = (self.header(), self.body())
-        yield Static(self._shown[0], classes="header", markup=False)
-        yield Static(self._shown[1], classes="body", markup=False)
+    def parts(self) -> tuple[Text, Text]:
+        return self.header(), self.body()
 
     def show(self, item: ThreadItem, now: float | None) -> None:
         """Show another message in this entry (cheaper than a new entry: no mounting); the
@@ -66,12 +106,7 @@ class ThreadEntry(Vertical):
         self.item, self.now = item, now
         if self._shown is None:
             return  # not composed yet: compose shows the new item
-        header, body = self.header(), self.body()
-        if not same_text(header, self._shown[0]):
-            self.query_one(".header", Static).update(header)
-        if not same_text(body, self._shown[1]):
-            self.query_one(".body", Static).update(body)
-        self._shown = (header, body)
+        self.set_parts(self.header(), self.body())
 
     def body(self) -> Text:
         """The words, made safe; a note for a photo or location without words."""

@@ -85,7 +85,10 @@ class FakeGateway:
         members: int = 42,
         clock: Callable[[], float] = time.time,
         identity: Identity | None = None,
+        undo_seconds: float = 30,
     ) -> None:
+        self.undo_seconds = undo_seconds
+        """The bot's undo window after `!ja` (short in tests of the countdown)."""
         self._reports = list(reports or [])
         self.state = state or ConnectionState("online")
         self.identity = identity or Identity("signed")
@@ -282,4 +285,6 @@ class FakeGateway:
         elif text == "!ja" and latest.unfair:
             self.push_broadcast(replace(latest, phase="refused", ts=0))
         elif text in ("!ja", "!ja zeker"):
-            self.push_broadcast(replace(latest, phase="confirmed", undo_seconds=30, ts=0))
+            self.push_broadcast(
+                replace(latest, phase="confirmed", undo_seconds=self.undo_seconds, ts=0)
+            )

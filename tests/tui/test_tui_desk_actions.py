@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, Input, OptionList, Select, Static, TextArea
 
+from bintui.gateway import ThreadItem
 from bintui.screens.actions import ChoiceScreen, FilterScreen, ForwardScreen
 from bintui.screens.desk import DeskScreen
 from bintui.widgets import report_table
@@ -242,6 +243,31 @@ async def test_a_new_report_shows_a_toast_and_keeps_the_cursor(tmp_path: Path) -
         assert toast.title == "Nieuwe melding"
         assert toast.message == "M-0004 · Witte <U+001B>[2JZwaan (oost)"
         assert app.screen.selected == "$root2"
+
+
+async def test_a_police_reply_marks_the_report_unread_and_shows_a_toast(tmp_path: Path) -> None:
+    """The police answered a forwarded report: the coordinator must see it (● and a toast)."""
+    reports = desk_reports()
+    forwarded = replace(reports[2], status="doorgestuurd", police_reply="$p0")
+    gateway = FakeGateway([*reports[:2], forwarded])
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app._notifications  # a reply from before start-up is not news
+        assert rows(app)[2][0] == ""
+        police = ThreadItem("$p1", "police", "M-0001", "We rijden langs.", forwarded.last_ts + 1)
+        answered = replace(
+            forwarded, items=[*forwarded.items, police], unread=True, police_reply="$p1"
+        )
+        gateway.push([*reports[:2], answered])
+        await pilot.pause()
+        (toast,) = list(app._notifications)
+        assert toast.message == "Politie antwoordde op M-0001"
+        row = next(r for r in rows(app) if r[2] == "M-0001")
+        assert row[0] == "●"
+        gateway.push([*reports[:2], replace(answered, status="in behandeling")])
+        await pilot.pause()
+        assert len(app._notifications) == 1  # the same reply again is no news
 
 
 async def test_a_redacted_report_disappears_from_the_list_and_the_thread(tmp_path: Path) -> None:

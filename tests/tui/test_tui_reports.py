@@ -289,6 +289,25 @@ def test_a_police_reply_is_attributed_to_the_police_from_its_kind() -> None:
     )
 
 
+def test_a_police_reply_makes_the_report_unread_until_looked_at_or_answered() -> None:
+    """The coordinator decides what the member hears of it: the reply must be noticed."""
+    book = ReportBook()
+    book.add(root_event())
+    book.add(in_thread("$a1", ANNA, "Ik stuur het door.", ts=110))
+    (report,) = book.reports()
+    assert not report.unread and report.police_reply is None
+    reply = BinFields(kind=Kind.POLICE_REPLY, report="M-0001", text="We rijden langs.")
+    book.add(in_thread("$p1", BOT, "Reactie van politie/gemeente op M-0001", ts=120, fields=reply))
+    (report,) = book.reports()
+    assert report.unread and report.police_reply == "$p1"
+    book.mark_read("$root")
+    assert not book.reports()[0].unread
+    book.add(in_thread("$p2", BOT, "Reactie van politie/gemeente op M-0001", ts=130, fields=reply))
+    assert book.reports()[0].unread and book.reports()[0].police_reply == "$p2"
+    book.add(in_thread("$a2", ANNA, "De politie rijdt langs.", ts=140))
+    assert not book.reports()[0].unread  # answered: the coordinator passed it on
+
+
 def test_edits_parts_and_photos_are_marked_from_the_fields() -> None:
     book = ReportBook()
     book.add(root_event())

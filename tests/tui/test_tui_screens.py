@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import DataTable, ProgressBar, Select, Sparkline, Static, TextArea
+from textual.widgets._footer import FooterKey
 
 from bintui.gateway import Broadcast, PoliceItem, WijkStats
 from bintui.keys import BINDING_IDS, help_sections
@@ -34,6 +36,20 @@ def police_items() -> list[PoliceItem]:
 
 def text_of(app, selector: str) -> str:
     return " ".join(rendered(app.screen.query_one(selector)).split())
+
+
+def preview_lines(app) -> list[str]:
+    """The members' preview in the composer as painted: header, then the quoted lines."""
+    preview = app.screen.query_one("#composer-preview")
+    return [
+        strip.text.rstrip()
+        for part in preview.children
+        for strip in part.render_lines(Region(0, 0, *part.region.size))
+    ]
+
+
+def preview_of(app) -> str:
+    return " ".join(" ".join(preview_lines(app)).split())
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -70,7 +86,7 @@ async def test_publishing_a_bulletin_opens_the_composer_and_sends_it_by_number(
         assert isinstance(composer, ComposerScreen)
         assert composer.query_one("#composer-text", TextArea).text == BULLETIN
         assert composer.query_one("#composer-category", Select).value == "politie"
-        preview = text_of(app, "#composer-preview")
+        preview = preview_of(app)
         assert preview.startswith("Bericht van je BIN-coördinator · W-… · politie ▌ Vannacht")
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -81,8 +97,7 @@ async def test_publishing_a_bulletin_opens_the_composer_and_sends_it_by_number(
         await pilot.pause()
         assert gateway.room_sends[-1] == ("oost", "wijk", "!ja")
         assert "W-0001 gaat over 30 seconden" in text_of(app, "#composer-status")
-        text = " ".join(rendered(app.screen.query_one("#composer-preview")).split())
-        assert text.startswith("Bericht van je BIN-coördinator · W-0001 · politie")
+        assert preview_of(app).startswith("Bericht van je BIN-coördinator · W-0001 · politie")
 
 
 async def test_an_edited_bulletin_is_published_as_text_with_the_politie_category(
@@ -138,6 +153,101 @@ async def test_the_composer_follows_the_bot_until_delivered(tmp_path: Path) -> N
         await pilot.pause()
         assert "W-0001: afgeleverd aan 2 van 3 leden." in text_of(app, "#composer-status")
         assert (progress.total, progress.progress) == (3, 2)
+
+
+def footer(app) -> dict[str, str]:
+    """The keys in the footer (key → description)."""
+    return {key.key: key.description for key in app.screen.query(FooterKey)}
+
+
+async def test_after_delivery_the_composer_is_empty_and_only_fitting_keys_are_offered(
+    tmp_path: Path,
+) -> None:
+    gateway = FakeGateway(bot=True, members=3)
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f4", *"Let op babbeltrucs.")
+        await pilot.pause()
+        app.screen.query_one("#composer-category", Select).value = "waarschuwing"
+        await pilot.pause()
+        assert "ctrl+s" in footer(app)
+        assert "ctrl+g" not in footer(app) and "ctrl+t" not in footer(app)  # nothing to send
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("escape")  # not yet: the preview can still be confirmed or stopped
+        await pilot.pause()
+        assert footer(app)["ctrl+g"] == "Versturen" and footer(app)["ctrl+t"] == "Tegenhouden"
+        await pilot.press("ctrl+g", "enter")
+        await pilot.pause()
+        assert gateway.room_sends[-1][2] == "!ja"
+        assert "ctrl+g" not in footer(app) and footer(app)["ctrl+t"] == "Tegenhouden"
+        sent = gateway.broadcast("W-0001")
+        gateway.push_broadcast(Broadcast("oost", "W-0001", "sending", text=sent.text, total=3))
+        await pilot.pause()
+        assert "ctrl+t" not in footer(app)  # on its way: nothing to hold back
+        done = Broadcast("oost", "W-0001", "done", text=sent.text, delivered=3, total=3)
+        gateway.push_broadcast(done)
+        await pilot.pause()
+        composer = app.screen
+        assert isinstance(composer, ComposerScreen)
+        assert composer.query_one("#composer-text", TextArea).text == ""
+        assert app.screen.focused is composer.query_one("#composer-text", TextArea)
+        assert "W-0001: afgeleverd aan 3 van 3 leden." in text_of(app, "#composer-status")
+        assert "ctrl+g" not in footer(app) and "ctrl+t" not in footer(app)
+        assert preview_of(app).startswith("Bericht van je BIN-coördinator · W-… · waarschuwing")
+        await pilot.press("ctrl+t")  # no longer does anything
+        await pilot.pause()
+        assert gateway.room_sends[-1][2] == "!ja"
+        # The next message starts afresh and gets its own number.
+        await pilot.press(*"Nog een bericht.", "ctrl+s")
+        await pilot.pause()
+        assert gateway.room_sends[-1][2] == "!publiceer waarschuwing: Nog een bericht."
+        assert "W-0002 gaat naar 3 leden" in text_of(app, ".dialog-title")
+
+
+async def test_the_undo_window_counts_down_each_second(tmp_path: Path) -> None:
+    gateway = FakeGateway(bot=True, members=3, undo_seconds=2)
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f4", *"Oproep: wie zag de witte bus?", "ctrl+s")
+        await pilot.pause()
+        await pilot.click("#confirm-send")
+        await pilot.pause()
+        assert "W-0001 gaat over 2 seconden naar alle leden" in text_of(app, "#composer-status")
+        assert "ctrl+t" in footer(app)
+        await pilot.pause(1.1)
+        assert "W-0001 gaat over 1 seconde naar alle leden" in text_of(app, "#composer-status")
+        await pilot.pause(1.1)
+        assert "W-0001 gaat nu naar alle leden" in text_of(app, "#composer-status")
+        assert "ctrl+t" not in footer(app)  # the window is over
+        sent = gateway.broadcast("W-0001")
+        gateway.push_broadcast(Broadcast("oost", "W-0001", "sending", text=sent.text, total=3))
+        await pilot.pause()
+        assert "W-0001 wordt afgeleverd bij 3 leden" in text_of(app, "#composer-status")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_preview_keeps_the_quote_bar_on_every_wrapped_line(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """As in the conversation view: the bar is the body's border, on each line it wraps to."""
+    text = "Vannacht is er ingebroken in schuurtjes aan de Beekstraat. " * 4 + "\nSluit af."
+    app, _ = make_app(FakeGateway(bot=True), tmp_path=tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("f4")
+        await pilot.pause()
+        app.screen.query_one("#composer-text", TextArea).load_text(text)
+        await pilot.pause()
+        header, *body = preview_lines(app)
+        assert header.strip() == "Bericht van je BIN-coördinator · W-… · informatie"
+        assert len(body) >= 3  # wrapped at this width, and the second paragraph
+        assert all(line.startswith("▌") for line in body), body
+        assert body[-1].strip() == "▌ Sluit af."
+        words = " ".join(line.removeprefix("▌") for line in body).split()
+        assert words == text.split()
 
 
 async def test_the_fairness_warning_is_shown_and_only_send_anyway_sends(tmp_path: Path) -> None:
