@@ -490,6 +490,11 @@ class BinTuiApp(App[None]):
             return False
         if action == "show_desk":
             return self.screen is not self.desk
+        # F3/F4/F5 on their own screen would only open it afresh (losing a typed message).
+        opened = {"show_police": PoliceScreen, "show_composer": ComposerScreen}
+        opened["show_overview"] = OverviewScreen
+        if action in opened:
+            return not isinstance(self.screen, opened[action])
         return True
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
