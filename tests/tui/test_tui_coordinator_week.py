@@ -300,6 +300,13 @@ async def test_a_coordinator_week_in_bintui_against_the_real_bot(
                 lambda r: any(i.role == "police" and i.text == "We rijden langs." for i in r.items),
                 "the police reply in the thread",
             )
+            # M-0002 is open: M-0001 gets the unread marker, and a toast says who answered.
+            await desk.until("M-0001", lambda r: r.unread, "the police reply marks it unread")
+            toast = "Politie antwoordde op M-0001"
+            await eventually(
+                lambda: any(n.message == toast for n in app._notifications),
+                what="the toast for the police reply",
+            )
 
             # -- Close three (s → afgehandeld).
             closed = ["M-0003", "M-0006", "M-0010"]
@@ -529,3 +536,10 @@ async def send_broadcast(app: BinTuiApp, pilot: Pilot[None], label: str) -> None
     status = composer.query_one("#composer-status", Static)
     expected = f"{label}: afgeleverd aan {MEMBERS} van {MEMBERS} leden."
     await eventually(lambda: expected in plain(status), what=f"the delivery count of {label}")
+    # Delivered: an empty editor for the next message, nothing left to confirm or stop.
+    await eventually(
+        lambda: composer.query_one("#composer-text", TextArea).text == "",
+        what=f"the composer emptied after {label}",
+    )
+    assert composer.check_action("confirm", ()) is False
+    assert composer.check_action("stop", ()) is False
