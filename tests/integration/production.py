@@ -183,7 +183,8 @@ class PostgresCluster:
         raise ProductionSetupError(f"postgres was not ready within {timeout:.0f} s")
 
     def psql_file(self, path: Path) -> None:
-        """Run an SQL file as the superuser over the local socket (like `runuser -u postgres`)."""
+        """Run an SQL file as the superuser over the local socket, on stdin as the guide does
+        (`runuser -u postgres -- psql -v ON_ERROR_STOP=1 < FILE`)."""
         self._run(
             str(self.bin_dir / "psql"),
             "-v",

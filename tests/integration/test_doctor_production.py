@@ -21,7 +21,7 @@ from bridge.doctor import Finding, diagnose
 from bridge.homeserver import _free_port, register_user_async
 from bridge.settings import BridgeSettings, load_settings
 from bridge.signup import create_app, start_site
-from tests.integration.production import LocalCA, ProductionSynapse
+from tests.integration.production import NO_PROXY, LocalCA, ProductionSynapse
 
 PRODUCTION_CHECKS = [
     doctor_production.secret_files,
@@ -87,6 +87,13 @@ async def test_doctor_finds_a_setup_made_by_init_healthy_and_names_what_breaks(
     finally:
         await runner.cleanup()
 
+    # init wrote the privacy statement; doctor asks for the operator's details in it.
+    assert settings.signup.privacy_file is not None
+    statement = settings.signup.privacy_file
+    assert statement.is_file()
+    (privacy,) = await diagnose(settings, [doctor_production.privacy_statement])
+    assert privacy.ok is False and "fill in your name" in privacy.lines[0]
+
     # Now break things the way an operator might.
     weakened = yaml.safe_load(server.config.read_text())
     weakened.update(
@@ -129,7 +136,9 @@ def test_a_certificate_from_an_unknown_ca_is_reported_as_a_tls_failure(
     settings: BridgeSettings = load_settings(config)
     findings = asyncio.run(diagnose(settings, [doctor_production.public_endpoints]))
     assert findings[0].ok is False
-    assert "TLS failed" in "\n".join(findings[0].lines)
+    text = "\n".join(findings[0].lines)
+    # The verification error itself, not a guess that the name is wrong.
+    assert "TLS failed (certificate not accepted: unable to get local issuer certificate)" in text
 
 
 def test_the_doctor_command_runs_the_production_checks(
@@ -148,3 +157,40 @@ def test_the_doctor_command_runs_the_production_checks(
         assert title in out, out + result.stderr
     assert "Sign-up page" in out and "does not answer" in out
     assert result.returncode == 1
+
+
+def test_the_guides_admin_token_recipe_makes_a_token_the_admin_api_accepts(
+    production_homeserver: ProductionSynapse, tmp_path: Path
+) -> None:
+    """docs/operator.md, 'Admin token': run as written, only paths and the port changed."""
+    import json
+    import secrets
+    import urllib.request
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    section = guide[guide.index("### Admin token (`bot.admin_token`)") :]
+    script = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert script is not None
+    server = production_homeserver
+    user = f"bin-beheer-{secrets.token_hex(3)}"
+    text = (
+        script.group(1)
+        .replace("/opt/bin-matrix/.venv/bin/", str(Path(sys.executable).parent) + "/")
+        .replace("/etc/bin-matrix/synapse/homeserver.yaml", str(server.config))
+        .replace("http://127.0.0.1:8008", server.url)
+        .replace("/root/bin-admin-password", str(tmp_path / "bin-admin-password"))
+        .replace("bin-beheer", user)
+    )
+    result = subprocess.run(
+        ["bash", "-e", "-c", text], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("syt_")
+    quoted = urllib.parse.quote(f"@{user}:{server.server_name}", safe="@:")
+    request = urllib.request.Request(
+        f"{server.url}/_synapse/admin/v2/users/{quoted}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with NO_PROXY.open(request, timeout=30) as response:
+        assert json.load(response)["admin"] is True

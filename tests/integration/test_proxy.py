@@ -176,3 +176,56 @@ async def test_the_generated_nginx_site_serves_synapse_the_page_and_well_known_o
     finally:
         await runner.cleanup()
     await asyncio.sleep(0)
+
+
+def test_nginx_accepts_the_site_with_only_the_certificate_certbot_made(
+    local_ca: LocalCA, tmp_path: Path
+) -> None:
+    """Server name and public host differ: certbot, run as the site's header says, makes one
+    certificate under live/<public host>/, and nothing else; `nginx -t` must pass with that."""
+    etc = tmp_path / "etc"
+    assert (
+        bin_bridge(
+            [
+                "init",
+                "--out",
+                str(etc),
+                "--server-name",
+                "bin.example.nl",
+                "--public-url",
+                "https://matrix.bin.example.nl",
+                "--wijk",
+                "oost:Wijk Oost",
+            ]
+        )
+        == 0
+    )
+    site = (etc / "nginx" / "bin-matrix.conf").read_text()
+    command = re.search(r"certbot certonly --nginx --cert-name (\S+)((?: -d \S+)+)", site)
+    assert command is not None
+    assert command.group(1) == "matrix.bin.example.nl"
+    assert command.group(2).split(" -d ")[1:] == ["matrix.bin.example.nl", "bin.example.nl"]
+    # What certbot leaves: /etc/letsencrypt/live/<cert name>/{fullchain,privkey}.pem only.
+    letsencrypt = tmp_path / "letsencrypt"
+    live = letsencrypt / "live" / command.group(1)
+    live.mkdir(parents=True)
+    shutil.copy(local_ca.cert_file, live / "fullchain.pem")
+    shutil.copy(local_ca.key_file, live / "privkey.pem")
+    site = site.replace("/etc/letsencrypt/", f"{letsencrypt}/")
+    assert site.count(f"{live}/fullchain.pem") == 2  # both server blocks
+    run = tmp_path / "nginx"
+    run.mkdir()
+    (run / "site.conf").write_text(site)
+    (run / "nginx.conf").write_text(
+        f"user root;\npid {run}/nginx.pid;\nerror_log {run}/error.log;\nevents {{}}\n"
+        f"http {{ client_body_temp_path {run}; proxy_temp_path {run}; include {run}/site.conf; }}\n"
+    )
+    result = subprocess.run(
+        [nginx_binary(), "-t", "-c", str(run / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
