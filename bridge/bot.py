@@ -44,6 +44,11 @@ SYNC_GRACE_S = 30.0
 """A sync that has not answered this long after its long-poll ended is hung: the watchdog
 cancels it and the loop retries (nothing is stored before a batch is handled)."""
 MAX_BACKOFF_S = 30.0
+BROADCAST_SYNC_PAUSE_S = 1.0
+"""While a broadcast is delivered, the pause between two syncs. Every delivery is an event in
+a room of the bot's, so each one wakes the bot's long-poll: without the pause the homeserver
+computes a sync for the bot (in all its rooms) for every few deliveries. A member's message
+waits at most this much longer during a broadcast."""
 DEDUP_WINDOW_S = 20 * 3600
 """Synapse de-duplicates sends by transaction id for 24 hours; older pending sends are first
 looked for among the bot's own recent events."""
@@ -188,6 +193,9 @@ class Bridge:
                 sync.result()
                 backoff = 1.0
                 self.sync_failures = 0
+                if self._broadcasting is not None and not self._broadcasting.done():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=BROADCAST_SYNC_PAUSE_S)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # the loop never dies of one failure
