@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Label, ProgressBar, Select, Static, TextArea
+from textual.widgets import Button, Header, Label, ProgressBar, Select, Static, TextArea
 
 from bridge import i18n as bot_i18n
 from bridge.anonymise import clean_text
@@ -34,6 +34,7 @@ from .. import commands
 from ..gateway import Broadcast
 from ..i18n import I18n
 from ..safe_text import safe_line, safe_text
+from ..widgets.key_footer import KeyFooter
 from ..widgets.thread import QuotedMessage
 from .help import key_label
 
@@ -197,7 +198,7 @@ class ComposerScreen(Screen[None]):
             yield Static("", id="composer-fairness", markup=False)
             yield Static("", id="composer-status", markup=False)
             yield ProgressBar(id="composer-progress", show_eta=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = self.i18n("app.title")
