@@ -156,10 +156,23 @@ async def test_sigterm_while_relaying_a_stream_exits_cleanly_and_nothing_is_lost
                 n += 1
                 await asyncio.sleep(rng.uniform(0.1, 0.4))
 
+        async def backlog() -> tuple[int, int]:
+            """(texts in the desk, texts sent) at a moment when one is still on its way.
+
+            On a fast machine the bot can be all caught up at a random moment; a SIGTERM then
+            would test nothing in flight, so wait (briefly) for a message to be under way.
+            """
+            deadline = time.monotonic() + 10
+            while True:
+                in_desk, sent_now = sum(world.texts_in(world.desk).values()), len(sent)
+                if in_desk < sent_now or time.monotonic() > deadline:
+                    return in_desk, sent_now
+                await asyncio.sleep(0.01)
+
         async def terminator() -> None:
             for _ in range(sigterms):
                 await asyncio.sleep(rng.uniform(1.0, 2.0))  # after (re)start, mid-stream
-                in_desk, sent_now = sum(world.texts_in(world.desk).values()), len(sent)
+                in_desk, sent_now = await backlog()
                 began = time.monotonic()
                 code = bot.terminate(timeout=SIGTERM_BOUND_S)
                 exits.append((code, time.monotonic() - began, sent_now, in_desk))
