@@ -37,6 +37,10 @@ Predicate = Callable[[], bool]
 CLIENT_SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100}}}
 
 
+JOIN_RETRY_S = 0.5
+"""How long a test person waits before trying a refused join again."""
+
+
 class Timeout(AssertionError):
     """A condition did not become true in time."""
 
@@ -56,6 +60,8 @@ class User:
     undecryptable: int = 0
     sent_event_ids: list[str] = field(default_factory=list)
     """Every event this user sent (for the leak scanner: none may be named by the bot)."""
+    pending_invites: dict[str, float] = field(default_factory=dict)
+    """Invites not joined yet, with when to try again (a join can fail and is retried)."""
 
     @property
     def user_id(self) -> str:
@@ -77,8 +83,7 @@ class User:
             await self.client.keys_claim(self.client.get_users_for_key_claiming())
         await self.client.send_to_device_messages()
         if self.auto_join:
-            for room_id in response.rooms.invite:
-                await self.client.join(room_id)
+            await self._join_invites(response)
         for room_id, info in response.rooms.join.items():
             events = list(info.timeline.events)
             if info.timeline.limited and since:
@@ -92,6 +97,26 @@ class User:
                     self.events.append(
                         Received(room_id, event.event_id, event.sender, dict(event.source))
                     )
+
+    async def _join_invites(self, response: nio.SyncResponse) -> None:
+        """Join every invite; one that fails is tried again on a later sync, as a person would.
+
+        Over federation a join sent the moment the invite arrives can be refused ("You are
+        not invited"): the inviting server has not stored its own invite yet. An invite is
+        reported once, so without a retry the room would never be joined.
+        """
+        for room_id in response.rooms.invite:
+            self.pending_invites.setdefault(room_id, 0.0)
+        for room_id in list(response.rooms.join) + list(response.rooms.leave):
+            self.pending_invites.pop(room_id, None)
+        now = time.monotonic()
+        for room_id, not_before in list(self.pending_invites.items()):
+            if now < not_before:
+                continue
+            if isinstance(await self.client.join(room_id), nio.JoinResponse):
+                del self.pending_invites[room_id]
+            else:
+                self.pending_invites[room_id] = now + JOIN_RETRY_S
 
     async def _gap(self, room_id: str, prev_batch: str | None, since: str) -> list[Any]:
         events: list[Any] = []
