@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,8 +160,18 @@ async def test_a_broadcast_being_delivered_reports_its_progress_in_the_wijk_room
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One member room at a time and a short interval, so delivery outlasts the first interval.
+    # One member room at a time, each delivery held up a little as by a slow homeserver, and a
+    # short interval: delivery outlasts several intervals however fast the machine is.
     monkeypatch.setattr(broadcasts, "PROGRESS_EVERY_S", 0.05)
+    send_one = broadcasts.BroadcastRunner._send_one
+    one_at_a_time = asyncio.Lock()
+
+    async def slow_send_one(self: broadcasts.BroadcastRunner, *args: Any) -> None:
+        async with one_at_a_time:  # 0.1 s, 0.2 s, ... before each member's delivery
+            await asyncio.sleep(0.1)
+        await send_one(self, *args)
+
+    monkeypatch.setattr(broadcasts.BroadcastRunner, "_send_one", slow_send_one)
     async with running_world(
         homeserver, make_account, tmp_path, broadcast_undo_seconds=0, broadcast_concurrency=1
     ) as world:
