@@ -59,7 +59,13 @@ BINDING_IDS: tuple[str, ...] = (
 def help_sections() -> list[tuple[str, list[BindingType]]]:
     """(section name, bindings) for the help screen, in the order a coordinator meets them."""
     from .app import BinTuiApp
-    from .screens.actions import ChoiceScreen, FilterScreen, ForwardScreen, ImageScreen
+    from .screens.actions import (
+        ChoiceList,
+        ChoiceScreen,
+        FilterScreen,
+        ForwardScreen,
+        ImageScreen,
+    )
     from .screens.composer import ComposerScreen
     from .screens.desk import DeskScreen, SearchInput
     from .screens.overview import OverviewScreen
@@ -70,7 +76,10 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("everywhere", list(BinTuiApp.BINDINGS)),
         ("list", list(ReportTable.BINDINGS) + list(SearchInput.BINDINGS)),
         ("desk", list(DeskScreen.BINDINGS)),
-        ("dialog", list(ChoiceScreen.BINDINGS) + list(ImageScreen.BINDINGS)),
+        (
+            "dialog",
+            list(ChoiceList.BINDINGS) + list(ChoiceScreen.BINDINGS) + list(ImageScreen.BINDINGS),
+        ),
         ("forward", list(ForwardScreen.BINDINGS)),
         ("filter", list(FilterScreen.BINDINGS)),
         ("police", list(PoliceScreen.BINDINGS)),

@@ -25,12 +25,24 @@ from ..safe_text import safe_line
 from ..widgets.key_footer import KeyFooter
 
 
+class ChoiceList(OptionList):
+    """A dialog's options; Enter, shown in the footer, picks the highlighted one.
+
+    Enter belongs to the list itself rather than being a priority binding of the dialog: the
+    app runs priority bindings the moment a key arrives, while arrow keys typed just before
+    (one read over a slow SSH link) are still on their way to the list, so "↓ ↓ Enter" picked
+    the option highlighted before the arrows. Handled by the list, keys keep their order.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Kiezen", id="dialog.choose"),
+    ]
+
+
 class ChoiceScreen(ModalScreen[str | None]):
     """A short list of choices; Enter picks one, Escape cancels (dismisses with None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        # A priority binding: the list's own Enter (the same) is not shown in the footer.
-        Binding("enter", "choose", "Kiezen", id="dialog.choose", priority=True),
         Binding("escape", "cancel", "Annuleren", id="dialog.cancel"),
     ]
 
@@ -56,13 +68,15 @@ class ChoiceScreen(ModalScreen[str | None]):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.explain:
                 yield Static(self.explain, classes="dialog-explain", markup=False)
-            yield OptionList(
+            choices = ChoiceList(
                 *(
                     Option(Text(("● " if v == self.current else "  ") + label), id=v)
                     for v, label in self.options
                 ),
                 id="choices",
             )
+            self.i18n.localise_bindings(choices)
+            yield choices
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -70,9 +84,6 @@ class ChoiceScreen(ModalScreen[str | None]):
         values = [v for v, _ in self.options]
         choices.highlighted = values.index(self.current) if self.current in values else 0
         choices.focus()
-
-    def action_choose(self) -> None:
-        self.query_one(OptionList).action_select()
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Checkbox, Input, OptionList, Select, Static, TextArea
 
 from bintui.gateway import ThreadItem
@@ -324,3 +325,24 @@ async def test_a_thousand_reports_make_cells_only_for_rows_on_screen_and_changed
         assert made == ["M-0002"]  # the far one is made when it is scrolled to
         assert table.get_row_at(1)[4].plain == "afgehandeld"
         assert table.row_count == 1000
+
+
+async def test_keys_typed_ahead_in_a_choice_dialog_pick_the_option_they_point_at(
+    tmp_path: Path,
+) -> None:
+    # Over a slow SSH connection "↓ ↓ Enter" arrive together, in one read. The dialog's Enter
+    # is a priority binding (the app runs it at once) while the arrows queue up for the list:
+    # Enter must still choose the option the arrows moved to, not the one highlighted before.
+    gateway = FakeGateway(desk_reports(), bot=True)
+    app, _ = make_app(gateway, tmp_path=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")  # status of M-0003, now 'nieuw'
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        for key in ("down", "down", "enter"):  # as the terminal driver posts them
+            app.post_message(events.Key(key, None))
+        await pilot.pause()
+        await pilot.pause()
+        assert gateway.commands[-1] == ("$root3", "!status M-0003 doorgestuurd")
+        assert rows(app)[0][4] == "doorgestuurd"
