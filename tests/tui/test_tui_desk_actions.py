@@ -330,9 +330,9 @@ async def test_a_thousand_reports_make_cells_only_for_rows_on_screen_and_changed
 async def test_keys_typed_ahead_in_a_choice_dialog_pick_the_option_they_point_at(
     tmp_path: Path,
 ) -> None:
-    # Over a slow SSH connection "↓ ↓ Enter" arrive together, in one read. The dialog's Enter
-    # is a priority binding (the app runs it at once) while the arrows queue up for the list:
-    # Enter must still choose the option the arrows moved to, not the one highlighted before.
+    # Over a slow SSH connection "↓ ↓ Enter" arrive together, in one read: Enter must choose
+    # the option the arrows moved to, not the one highlighted before (it did while Enter was
+    # a priority binding of the dialog, run before the arrows had reached the list).
     gateway = FakeGateway(desk_reports(), bot=True)
     app, _ = make_app(gateway, tmp_path=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
